@@ -99,7 +99,9 @@ class Encoder(abc.ABC):
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         chunks = [
-            self.embed_batch([self.prepare(it) for it in items[i : i + self.batch_size]], instruction)
+            self.embed_batch(
+                [self.prepare(it) for it in items[i : i + self.batch_size]], instruction
+            )
             for i in range(0, len(items), self.batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32, copy=False)

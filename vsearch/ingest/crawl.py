@@ -1,0 +1,96 @@
+"""Walk a folder tree and list the files vsearch can index, with what went wrong on the way."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
+TEXT_EXTENSIONS = frozenset({".txt", ".md"})
+#: Folder names never entered (hidden folders, starting with ".", are skipped as well).
+DEFAULT_EXCLUDED_DIRS = frozenset({".git", "node_modules", "@eaDir", "__pycache__"})
+
+
+def kind_of(name: str) -> str | None:
+    """``"image"``, ``"text"`` or None (not indexed), from the file name's extension."""
+    ext = os.path.splitext(name)[1].lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in TEXT_EXTENSIONS:
+        return "text"
+    return None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    relpath: str  # "/"-separated, relative to the root
+    kind: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class CrawlResult:
+    files: list[FileEntry] = field(default_factory=list)
+    #: (relpath, reason) for files that exist but cannot be stat'ed (broken links...).
+    bad_files: list[tuple[str, str]] = field(default_factory=list)
+    #: (relpath, reason) for folders that could not be listed; their items are kept as they are.
+    bad_dirs: list[tuple[str, str]] = field(default_factory=list)
+
+    def is_under_bad_dir(self, relpath: str) -> bool:
+        return any(relpath.startswith(d.rstrip("/") + "/") for d, _ in self.bad_dirs)
+
+
+def _excluded(relpath: str, name: str, patterns: Sequence[str]) -> bool:
+    return any(
+        fnmatch.fnmatch(relpath, p) or fnmatch.fnmatch(name, p) or PurePosixPath(relpath).match(p)
+        for p in patterns
+    )
+
+
+def crawl(root: Path, exclude: Sequence[str] = ()) -> CrawlResult:
+    """List indexable files under ``root``; symlinked folders are not followed.
+
+    Args:
+        root: the folder to walk.
+        exclude: glob patterns matched against each relative path and each name.
+    """
+    result = CrawlResult()
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(root / rel_dir) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            result.bad_dirs.append((rel_dir + "/", f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            relpath = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if _excluded(relpath, entry.name, exclude):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not (entry.name.startswith(".") or entry.name in DEFAULT_EXCLUDED_DIRS):
+                    stack.append(relpath)
+                continue
+            kind = kind_of(entry.name)
+            if kind is None:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                reason = "broken link" if entry.is_symlink() else f"cannot stat: {exc.strerror}"
+                result.bad_files.append((relpath, reason))
+                continue
+            result.files.append(FileEntry(relpath, kind, st.st_size, st.st_mtime_ns))
+    result.files.sort(key=lambda f: f.relpath)
+    return result

@@ -1,0 +1,80 @@
+"""``vsearch.json``: the manifest every index folder holds, checked before anything else."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from vsearch.encoders.base import EncoderIdentity
+from vsearch.errors import IndexNotFound, SchemaVersionError
+from vsearch.store.models import SCHEMA_VERSION
+
+MANIFEST_NAME = "vsearch.json"
+FORMAT = "vsearch-index"
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("vsearch", "faiss-cpu", "torch", "transformers", "sqlalchemy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+@dataclass
+class Manifest:
+    encoder: EncoderIdentity
+    store_url: str | None = None  # None: metadata.sqlite in the index folder
+    index_kind: str = "auto"
+    schema_version: int = SCHEMA_VERSION
+    metric: str = "inner_product"
+    libraries: dict[str, str] = field(default_factory=_versions)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["encoder"] = self.encoder.to_dict()
+        return {"format": FORMAT, **data}
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=MANIFEST_NAME, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, folder / MANIFEST_NAME)
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise IndexNotFound(
+                f"no vsearch index at {folder} (no {MANIFEST_NAME}); "
+                f"create one with `vsearch ingest DIR --index {folder}`"
+            ) from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise IndexNotFound(f"cannot read {path}: {exc}") from exc
+        if data.get("format") != FORMAT:
+            raise IndexNotFound(f"{path} is not a vsearch index manifest")
+        version = int(data.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"index at {folder} has schema version {version}, newer than this vsearch "
+                f"understands ({SCHEMA_VERSION}); upgrade vsearch to open it"
+            )
+        return cls(
+            encoder=EncoderIdentity.from_dict(data["encoder"]),
+            store_url=data.get("store_url"),
+            index_kind=data.get("index_kind", "auto"),
+            schema_version=version,
+            metric=data.get("metric", "inner_product"),
+            libraries=data.get("libraries", {}),
+        )

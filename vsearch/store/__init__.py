@@ -1,0 +1,1 @@
+"""Storage: the metadata store (source of truth) and the FAISS index derived from it."""

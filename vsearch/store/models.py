@@ -1,0 +1,65 @@
+"""SQLAlchemy ORM models of an index's metadata: one row per file, its vector, index facts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Bump when the tables change; an index with a higher number refuses to open.
+SCHEMA_VERSION = 1
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_PENDING = "pending"  # content known, vector to be (re-)computed: set by a reindex
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ItemRow(Base):
+    """One file under the ingested root: an image or a text, indexed or failed."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
+    path: Mapped[str] = mapped_column(String, unique=True)  # relative to the root, "/"-separated
+    kind: Mapped[str] = mapped_column(String(8))  # "image" | "text"
+    size: Mapped[int] = mapped_column(Integer)
+    mtime_ns: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(8), default=STATUS_OK, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime)
+    camera_make: Mapped[str | None] = mapped_column(String)
+    camera_model: Mapped[str | None] = mapped_column(String)
+    gps_lat: Mapped[float | None] = mapped_column(Float)
+    gps_lon: Mapped[float | None] = mapped_column(Float)
+    exif: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    text: Mapped[str | None] = mapped_column(Text)
+    indexed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class VectorRow(Base):
+    """The raw embedding of an item: the FAISS index is rebuilt from these."""
+
+    __tablename__ = "vectors"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, dim values
+
+
+class MetaRow(Base):
+    """Index-level facts: schema version, encoder identity, root, vector generation."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)

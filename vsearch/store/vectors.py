@@ -1,0 +1,141 @@
+"""The FAISS side of an index: ids are metadata row ids, vectors are unit length (IP = cosine).
+
+Index types, chosen by size unless the user names one:
+
+============  =====================  ==============================================
+kind          used for (auto)        why
+============  =====================  ==============================================
+``flat``      n < 200,000            exact; 100k x 384-d searches in a few ms
+``hnsw``      200,000 <= n < 2M      graph search, ~10x faster than flat, exact-ish
+``ivfpq``     n >= 2,000,000         compressed codes (dim/8 bytes a vector) fit RAM
+============  =====================  ==============================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+KINDS = ("flat", "hnsw", "ivfpq")
+FLAT_MAX = 200_000
+HNSW_MAX = 2_000_000
+HNSW_NEIGHBOURS = 32
+HNSW_EF_SEARCH = 128
+IVF_NPROBE = 16
+
+
+def choose_kind(n: int, requested: str = "auto") -> str:
+    """The index kind for ``n`` vectors: ``requested`` unless it is ``auto``."""
+    if requested != "auto":
+        if requested not in KINDS:
+            raise ValueError(f"unknown index kind {requested!r}; valid: auto, {', '.join(KINDS)}")
+        return requested
+    if n < FLAT_MAX:
+        return "flat"
+    return "hnsw" if n < HNSW_MAX else "ivfpq"
+
+
+def _ivfpq(dim: int, n: int) -> faiss.Index:
+    nlist = max(1, min(65536, int(4 * math.sqrt(max(n, 1)))))
+    subquantizers = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
+    index = faiss.IndexIVFPQ(
+        faiss.IndexFlatIP(dim), dim, nlist, subquantizers, 8, faiss.METRIC_INNER_PRODUCT
+    )
+    index.nprobe = IVF_NPROBE
+    return index
+
+
+class VectorIndex:
+    """A FAISS index with explicit int64 ids, saved atomically.
+
+    It does not own the vectors: the metadata store does, and ``build`` recreates this from them.
+    """
+
+    def __init__(self, index: faiss.Index, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @classmethod
+    def build(
+        cls, kind: str, dim: int, ids: np.ndarray | None = None, vectors: np.ndarray | None = None
+    ) -> VectorIndex:
+        """A new index of ``kind`` holding ``vectors`` (``(n, dim)`` float32) under ``ids``."""
+        n = 0 if ids is None else len(ids)
+        if kind == "flat":
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
+            index = faiss.IndexIDMap2(inner)
+        elif kind == "ivfpq":
+            index = _ivfpq(dim, n)
+            if vectors is None or n < index.nlist * 39:
+                raise ValueError(
+                    f"an ivfpq index needs at least {index.nlist * 39} vectors to train"
+                )
+            sample = vectors[np.random.default_rng(0).permutation(n)[: 256 * index.nlist]]
+            index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        else:
+            raise ValueError(f"unknown index kind {kind!r}; valid: {', '.join(KINDS)}")
+        built = cls(index, kind)
+        if n:
+            built.add(ids, vectors)
+        return built
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add ``vectors`` (``(n, dim)`` float32, unit rows) under ``ids`` (``(n,)`` int64)."""
+        if len(ids) == 0:
+            return
+        self.index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+        )
+
+    def remove(self, ids: np.ndarray) -> bool:
+        """Remove ``ids``; False when this kind cannot remove (HNSW): rebuild it instead."""
+        if len(ids) == 0:
+            return True
+        try:
+            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        except RuntimeError:
+            return False
+        return True
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` by inner product.
+
+        Returns:
+            ``(scores float32 (q, k), ids int64 (q, k))``; missing slots have id -1.
+        """
+        k = max(1, min(k, len(self))) if len(self) else 1
+        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return scores, ids
+
+    def save(self, path: Path) -> None:
+        """Write to a temporary file beside ``path``, fsync, then rename over it."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(fd)
+        try:
+            faiss.write_index(self.index, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path, kind: str) -> VectorIndex:
+        return cls(faiss.read_index(str(path)), kind)
