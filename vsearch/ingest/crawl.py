@@ -43,7 +43,8 @@ class CrawlResult:
     bad_dirs: list[tuple[str, str]] = field(default_factory=list)
 
     def is_under_bad_dir(self, relpath: str) -> bool:
-        return any(relpath.startswith(d.rstrip("/") + "/") for d, _ in self.bad_dirs)
+        """True when ``relpath`` lies in a folder that could not be listed (the root: all)."""
+        return any(d == "/" or relpath.startswith(d.rstrip("/") + "/") for d, _ in self.bad_dirs)
 
 
 def _excluded(relpath: str, name: str, patterns: Sequence[str]) -> bool:

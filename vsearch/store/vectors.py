@@ -41,7 +41,8 @@ def choose_kind(n: int, requested: str = "auto") -> str:
 
 
 def _ivfpq(dim: int, n: int) -> faiss.Index:
-    nlist = max(1, min(65536, int(4 * math.sqrt(max(n, 1)))))
+    # FAISS wants ~39 training points per list; 4*sqrt(n) lists is the usual balance.
+    nlist = max(1, min(65536, int(4 * math.sqrt(max(n, 1))), n // 39))
     subquantizers = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
     index = faiss.IndexIVFPQ(
         faiss.IndexFlatIP(dim), dim, nlist, subquantizers, 8, faiss.METRIC_INNER_PRODUCT
