@@ -39,9 +39,6 @@ def build(dest: Path) -> list[Path]:
         if not target.exists():
             shutil.copy2(source / name, target)
         copied.append(target)
-    (dest / "README.txt").write_text(
-        "Sample photographs from scikit-image (CC0 / public domain), copied for the vsearch demo.\n"
-    )
     return copied
 
 
