@@ -139,3 +139,14 @@ def test_every_command_has_help():
         assert result.exit_code == 0
         assert "Usage:" in result.stdout
     assert "ingest" in run("--help").stdout
+
+
+def test_vsearch_index_env_and_exclude(tmp_path, photo_dir, monkeypatch):
+    monkeypatch.setenv("VSEARCH_INDEX", str(tmp_path / "from-env"))
+    result = run(
+        "ingest", photo_dir, "--model", "test-hash", "-x", "sub", "--exclude", "*.txt", "--json"
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["added"] == 4
+    assert (tmp_path / "from-env" / "vsearch.json").exists()
+    assert json.loads(run("info", "--json").stdout)["items"] == 4

@@ -180,3 +180,35 @@ def test_hnsw_index_handles_removals_by_rebuilding(tmp_path, photo_dir):
         idx.ingest()
         assert len(idx.vectors) == 6
         assert "img1.jpg" not in {h.path for h in idx.search("x", k=10)}
+
+
+def test_a_second_concurrent_ingest_is_refused(built):
+    import fcntl
+
+    with open(built / "ingest.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another process's ingest holds it
+        with (
+            Index.open(built, encoder=HashEncoder()) as idx,
+            pytest.raises(Exception, match="another ingest is running"),
+        ):
+            idx.ingest()
+    with Index.open(built, encoder=HashEncoder()) as idx:
+        assert idx.ingest().unchanged == 7
+
+
+def test_any_sqlalchemy_url_can_hold_the_metadata(tmp_path, photo_dir):
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    with Index.create(tmp_path / "idx", encoder=HashEncoder(), store_url=url) as idx:
+        idx.ingest(photo_dir)
+    assert (tmp_path / "elsewhere.db").exists()
+    assert not (tmp_path / "idx" / "metadata.sqlite").exists()
+    with Index.open(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        assert len(idx) == 7 and idx.info()["store"] == url
+
+
+def test_the_document_instructions_are_recorded(built):
+    with Index.open(built) as idx:
+        assert idx.store.get_meta("instructions") == {
+            "image": "Represent the given image.",
+            "text": None,
+        }

@@ -6,7 +6,10 @@ items, raw vectors, facts) and ``vectors.faiss`` (derived, rebuilt whenever it i
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from PIL import Image
 from sqlalchemy import delete, update
 
 from vsearch.encoders.base import Encoder, EncoderIdentity, Item
-from vsearch.encoders.instructions import TASKS
+from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS, TASKS
 from vsearch.encoders.registry import load_encoder
 from vsearch.errors import EncoderMismatch, IndexNotFound, UnsupportedInput, VsearchError
 from vsearch.ingest.decode import decode_image, read_bytes
@@ -28,6 +31,7 @@ from vsearch.store.vectors import VectorIndex, choose_kind
 
 DB_NAME = "metadata.sqlite"
 FAISS_NAME = "vectors.faiss"
+LOCK_NAME = "ingest.lock"
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class Index:
         manifest = Manifest(encoder=enc.identity, store_url=store_url, index_kind=index_kind)
         folder.mkdir(parents=True, exist_ok=True)
         store = MetadataStore(store_url or _sqlite_url(folder))
-        store.create({"encoder": enc.identity.to_dict()})
+        store.create({"encoder": enc.identity.to_dict(), "instructions": DOCUMENT_INSTRUCTIONS})
         manifest.save(folder)
         index = cls(folder, manifest, store)
         index._encoder = enc
@@ -200,6 +204,7 @@ class Index:
                 update(ItemRow).where(ItemRow.status == STATUS_OK).values(status=STATUS_PENDING)
             )
             self.store.set_meta("encoder", enc.identity.to_dict(), session)
+            self.store.set_meta("instructions", DOCUMENT_INSTRUCTIONS, session)
             self.store.bump_generation(session)
         self.manifest.encoder = enc.identity
         self.manifest.save(self.folder)
@@ -260,18 +265,34 @@ class Index:
         New files are embedded, changed ones re-embedded, renamed and duplicate ones reuse their
         stored vector, deleted ones are removed, and unreadable ones are recorded as failed.
         """
-        folder = self._resolve_root(root)
         options = IngestOptions(exclude=exclude, batch_size=batch_size)
         if workers is not None:
             options.workers = workers
-        sink = _FaissSink(self.vectors)
-        report = IngestRun(self.store, sink, self.encoder, folder, options, progress).run()
-        wanted = choose_kind(len(self.vectors), self.manifest.index_kind)
-        if sink.needs_rebuild or wanted != self.vectors.kind:
-            self.rebuild_vectors()
-        else:
-            self._save_vectors(self.store.get_meta("generation"))
+        with self._ingest_lock():
+            folder = self._resolve_root(root)
+            sink = _FaissSink(self.vectors)
+            report = IngestRun(self.store, sink, self.encoder, folder, options, progress).run()
+            wanted = choose_kind(len(self.vectors), self.manifest.index_kind)
+            if sink.needs_rebuild or wanted != self.vectors.kind:
+                self.rebuild_vectors()
+            else:
+                self._save_vectors(self.store.get_meta("generation"))
         return report
+
+    @contextmanager
+    def _ingest_lock(self) -> Iterator[None]:
+        """One ingest at a time per index; the OS drops the lock if the process dies."""
+        with open(self.folder / LOCK_NAME, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise VsearchError(
+                    f"another ingest is running on the index at {self.folder}; wait for it to end"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _resolve_root(self, root: str | os.PathLike[str] | None) -> Path:
         recorded = self.root
