@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Bump when the tables change; an index with a higher number refuses to open.
@@ -28,8 +38,8 @@ class ItemRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
     path: Mapped[str] = mapped_column(String, unique=True)  # relative to the root, "/"-separated
     kind: Mapped[str] = mapped_column(String(8))  # "image" | "text"
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)  # bytes; 64-bit on every backend
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(8), default=STATUS_OK, index=True)
     error: Mapped[str | None] = mapped_column(Text)
