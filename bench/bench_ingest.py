@@ -105,34 +105,48 @@ def search_latency(n: int, dim: int, folder: Path, queries: int = 300) -> None:
     store.close()
 
 
+def pipeline_run(encoder, photos: Path, folder: Path) -> tuple[float, float]:
+    """Seconds of a first ingest of ``photos`` into a new index, and of an unchanged rerun."""
+    with Index.create(folder, encoder=encoder) as index:
+        start = time.perf_counter()
+        first = index.ingest(photos)
+        first_s = time.perf_counter() - start
+        start = time.perf_counter()
+        second = index.ingest()
+        second_s = time.perf_counter() - start
+    assert first.failed == [] and second.encoded == 0
+    return first_s, second_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=240)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best is kept")
     parser.add_argument("--model", default="label-bridge")
     args = parser.parse_args()
     encoder = load_encoder(args.model)
-    encoder.label_embeddings if hasattr(encoder, "label_embeddings") else None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = make_photos(folder / "photos", args.images)
-        alone = encoder_alone(encoder, paths)
-        with Index.create(folder / "idx", encoder=encoder) as index:
-            start = time.perf_counter()
-            first = index.ingest(folder / "photos")
-            first_s = time.perf_counter() - start
-            start = time.perf_counter()
-            second = index.ingest()
-            second_s = time.perf_counter() - start
-        assert first.added == args.images and second.encoded == 0
+        alone, runs = [], []
+        for round_ in range(args.rounds):  # alternate, so load from elsewhere hits both alike
+            alone.append(encoder_alone(encoder, paths))
+            runs.append(pipeline_run(encoder, folder / "photos", folder / f"idx{round_}"))
+        best_alone = max(alone)
+        first_s, second_s = min(runs)
         pipeline = args.images / first_s
         print(
             f"model {encoder.identity.model_id}, {args.images} JPEGs 1024x768, "
-            f"batch {encoder.batch_size}"
+            f"batch {encoder.batch_size}, best of {args.rounds} alternating rounds"
         )
-        print(f"encoder alone (pre-decoded): {alone:7.1f} images/s")
+        print(
+            f"encoder alone (pre-decoded): {best_alone:7.1f} images/s   "
+            f"(rounds: {', '.join(f'{a:.1f}' for a in alone)})"
+        )
         print(
             f"ingest pipeline end to end:  {pipeline:7.1f} images/s   "
-            f"ratio {pipeline / alone:.2f}x (target >= 0.9x)"
+            f"ratio {pipeline / best_alone:.2f}x (target >= 0.9x)   "
+            f"(rounds: {', '.join(f'{args.images / r[0]:.1f}' for r in runs)})"
         )
         print(
             f"unchanged re-ingest: {second_s * 1000:.0f} ms vs first {first_s * 1000:.0f} ms "
