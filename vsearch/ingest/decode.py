@@ -78,7 +78,7 @@ def decode_image(data: bytes, *, max_side: int) -> Decoded:
         exif = image.getexif()
         width, height = _oriented_size(image.size, exif)
         if image.format == "JPEG":
-            image.draft("RGB", (max_side, max_side))
+            image.draft("RGB", _fit(image.size, max_side))
         image.load()
         image = ImageOps.exif_transpose(image)
         rgb = _to_rgb(image)
@@ -93,6 +93,12 @@ def decode_image(data: bytes, *, max_side: int) -> Decoded:
     if max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return Decoded(item=Item(image=rgb), width=width, height=height, facts=exif_facts(exif))
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled so its longer side is ``max_side`` (JPEG draft needs both sides)."""
+    scale = max_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _oriented_size(size: tuple[int, int], exif: Image.Exif) -> tuple[int, int]:
