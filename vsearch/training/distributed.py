@@ -1,0 +1,55 @@
+"""Multi-process training under ``torchrun``: every rank sees the global batch as negatives."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_world(device: torch.device) -> World:
+    """Join the process group that ``torchrun`` describes in the environment (or stay alone)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return World(rank=dist.get_rank(), size=dist.get_world_size())
+
+
+def gather_with_grad(local: torch.Tensor, world: World) -> torch.Tensor:
+    """All ranks' ``(n_r, d)`` embeddings concatenated in rank order; gradients flow to ``local``.
+
+    Ranks may hold different ``n_r`` (rows without hard negatives): rows are padded for the
+    collective and trimmed after it.
+    """
+    if world.size == 1:
+        return local
+    sizes = [torch.zeros(1, dtype=torch.long, device=local.device) for _ in range(world.size)]
+    dist.all_gather(sizes, torch.tensor([len(local)], device=local.device))
+    longest = max(int(s) for s in sizes)
+    padded = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=local.device)
+    padded[: len(local)] = local.detach()
+    gathered = [torch.empty_like(padded) for _ in range(world.size)]
+    dist.all_gather(gathered, padded)
+    pieces = [g[: int(n)] for g, n in zip(gathered, sizes, strict=True)]
+    pieces[world.rank] = local
+    return torch.cat(pieces)
+
+
+def shard(items: list, world: World) -> list:
+    """This rank's contiguous slice of a global batch (the batch size divides evenly)."""
+    per_rank = len(items) // world.size
+    return items[world.rank * per_rank : (world.rank + 1) * per_rank]

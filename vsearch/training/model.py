@@ -1,0 +1,57 @@
+"""What the trainer needs from an encoder: a module to optimise, embeddings with a graph, save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from vsearch.encoders.base import Item
+from vsearch.training.config import ModelConfig
+
+
+class TrainableModel(Protocol):
+    """An encoder in training form (``Encoder.build_for_training``'s result).
+
+    ``embed`` sees an item's whole text (MMEB-train texts carry their instruction inline) and
+    returns ``(n, d)`` embeddings with a graph; ``save`` writes what ``load_encoder`` loads.
+    """
+
+    module: torch.nn.Module
+    max_image_side: int
+
+    def embed(self, items: Sequence[Item]) -> torch.Tensor: ...
+
+    def save(self, path: Path) -> None: ...
+
+
+TrainableBuilder = Callable[[ModelConfig, str], TrainableModel]
+_BUILDERS: dict[str, TrainableBuilder] = {}
+_PATH_BUILDER: list[TrainableBuilder] = []
+
+
+def register_trainable(name: str, builder: TrainableBuilder) -> None:
+    """Make ``build_trainable`` use ``builder(model_config, device)`` for ``base = name``."""
+    _BUILDERS[name] = builder
+
+
+def register_trainable_path_builder(builder: TrainableBuilder) -> None:
+    """The builder for a ``base`` that is a model folder or hub id (the vlm2vec backend)."""
+    _PATH_BUILDER[:] = [builder]
+
+
+def build_trainable(config: ModelConfig, device: str) -> TrainableModel:
+    if config.base in _BUILDERS:
+        return _BUILDERS[config.base](config, device)
+    if not _PATH_BUILDER:
+        import vsearch.encoders.vlm2vec  # noqa: F401 - registers the path builder
+
+    if not _PATH_BUILDER:
+        raise ValueError(f"no trainable encoder for {config.base!r}")
+    return _PATH_BUILDER[0](config, device)
+
+
+def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in module.parameters() if p.requires_grad]
