@@ -83,8 +83,8 @@ class VLM2VecEncoder(Encoder):
         batch_size: int = 8,
         attn_implementation: str | None = None,
         padding_side: str | None = None,
-        min_pixels: int = ImagePolicy.min_pixels,
-        max_pixels: int = ImagePolicy.max_pixels,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
         max_side: int | None = None,
         num_crops: int = ImagePolicy.num_crops,
         max_text_tokens: int | None = DEFAULT_MAX_TEXT_TOKENS,
@@ -101,8 +101,9 @@ class VLM2VecEncoder(Encoder):
             attn_implementation: ``flash_attention_2``, ``sdpa`` or ``eager``; default
                 flash-attention on CUDA when installed, else sdpa.
             padding_side: ``left`` or ``right``; default the tokenizer's.
-            min_pixels: Qwen-VL image lower bound in pixels.
-            max_pixels: Qwen-VL image upper bound in pixels (visual tokens = pixels / 784).
+            min_pixels: Qwen-VL image lower bound in pixels (default: the checkpoint's).
+            max_pixels: Qwen-VL image upper bound in pixels, visual tokens = pixels / 784
+                (default: the checkpoint's, capped at 1280 tokens).
             max_side: LLaVA-Next largest anyres grid side (None: the checkpoint's grids).
             num_crops: Phi-3.5-V HD crops.
             max_text_tokens: text-only rows are cut to this many tokens (None: never).

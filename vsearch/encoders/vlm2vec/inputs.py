@@ -16,23 +16,26 @@ from typing import Any, Protocol
 import torch
 from PIL import Image
 
+CPU_SAFE_MAX_PIXELS = 1280 * 28 * 28
+
 
 @dataclass(frozen=True)
 class ImagePolicy:
     """How big an image the encoder looks at; each backbone reads the fields that apply to it.
 
     Attributes:
-        min_pixels: Qwen2-VL / Qwen2.5-VL lower bound on pixels after resizing (28x28 units).
-        max_pixels: Qwen2-VL / Qwen2.5-VL upper bound; visual tokens = pixels / 784. The
-            checkpoints' own bound (12.8 MP, 16k tokens) is far too slow on a CPU; the default
-            here, 1280 tokens, is the VLM2Vec training bound.
+        min_pixels: Qwen2-VL / Qwen2.5-VL lower bound on pixels after resizing (28x28 units);
+            None: the checkpoint's own (``preprocessor_config.json``).
+        max_pixels: Qwen2-VL / Qwen2.5-VL upper bound; visual tokens = pixels / 784. None: the
+            checkpoint's own, capped at ``CPU_SAFE_MAX_PIXELS`` (1280 tokens, the VLM2Vec
+            training bound): the released configs allow 12.8 MP (16k tokens), far too slow.
         max_side: LLaVA-Next: keep only the anyres grids whose longer side is at most this
             (None: every grid of the checkpoint, up to 672x672 = 5 crops for LLaVA-1.6).
         num_crops: Phi-3.5-V HD crops (the VLM2Vec evaluation uses 4).
     """
 
-    min_pixels: int = 4 * 28 * 28
-    max_pixels: int = 1280 * 28 * 28
+    min_pixels: int | None = None
+    max_pixels: int | None = None
     max_side: int | None = None
     num_crops: int = 4
 
@@ -139,11 +142,20 @@ class QwenVLInputs:
             Qwen2VLImageProcessorPil,
         )
 
-        sizes = {"min_pixels": policy.min_pixels, "max_pixels": policy.max_pixels}
         if (model_dir / "preprocessor_config.json").is_file():
-            self.image_processor = Qwen2VLImageProcessorPil.from_pretrained(model_dir, **sizes)
+            processor = Qwen2VLImageProcessorPil.from_pretrained(model_dir)
         else:
-            self.image_processor = Qwen2VLImageProcessorPil(**sizes)
+            processor = Qwen2VLImageProcessorPil()
+        own_min, own_max = processor.size.shortest_edge, processor.size.longest_edge
+        sizes = {
+            "min_pixels": policy.min_pixels or own_min,
+            "max_pixels": policy.max_pixels or min(own_max, CPU_SAFE_MAX_PIXELS),
+        }
+        if sizes["min_pixels"] > sizes["max_pixels"]:
+            raise ValueError(f"min_pixels {sizes['min_pixels']} > max_pixels {sizes['max_pixels']}")
+        settings = processor.to_dict()
+        settings.pop("image_processor_type", None)
+        self.image_processor = Qwen2VLImageProcessorPil(**{**settings, "size": None, **sizes})
         self.tokenizer = tokenizer
         self.max_text_tokens = max_text_tokens
         self.token_id = tokenizer.convert_tokens_to_ids(self.image_token)

@@ -23,6 +23,21 @@ NATIVE_CLASSES: dict[str, str] = {
     "llava_next": "LlavaNextForConditionalGeneration",
 }
 REMOTE_CODE_TYPES = ("phi3_v",)
+#: PEFT key renames (regex, after PEFT strips ``base_model.model.``) from the transformers 4.4x
+#: module layout the released VLM2Vec adapters were saved with to the layout of transformers 5.
+#: Keys already in the new layout match none of the patterns and pass unchanged.
+LEGACY_ADAPTER_KEYS: dict[str, dict[str, str]] = {
+    "qwen2_vl": {
+        r"^visual\.": "model.visual.",
+        r"^model\.(?!visual\.|language_model\.)": "model.language_model.",
+    },
+    "llava_next": {
+        r"^language_model\.model\.": "model.language_model.",
+        r"^language_model\.lm_head\.": "lm_head.",
+        r"^(vision_tower|multi_modal_projector|image_newline)": r"model.\1",
+    },
+}
+LEGACY_ADAPTER_KEYS["qwen2_5_vl"] = LEGACY_ADAPTER_KEYS["qwen2_vl"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -110,7 +125,8 @@ def load_model(
             f"{source.model_id}: backbone {model_type!r} is not supported; supported: {supported}"
         )
     if source.adapter_dir is not None:
-        model = _apply_adapter(model, source, merge=merge_adapter)
+        key_mapping = LEGACY_ADAPTER_KEYS.get(model_type)
+        model = _apply_adapter(model, source, merge=merge_adapter, key_mapping=key_mapping)
     return model.to(runtime.device).eval()
 
 
@@ -131,10 +147,18 @@ def _load_remote_code(
     return AutoModelForCausalLM.from_pretrained(source.model_dir, trust_remote_code=True, **kwargs)
 
 
-def _apply_adapter(model: torch.nn.Module, source: ModelSource, *, merge: bool) -> torch.nn.Module:
+def _apply_adapter(
+    model: torch.nn.Module,
+    source: ModelSource,
+    *,
+    merge: bool,
+    key_mapping: dict[str, str] | None,
+) -> torch.nn.Module:
     from peft import PeftModel
 
-    peft_model = PeftModel.from_pretrained(model, source.adapter_dir, is_trainable=False)
+    peft_model = PeftModel.from_pretrained(
+        model, source.adapter_dir, is_trainable=False, key_mapping=key_mapping
+    )
     loaded = [p for n, p in peft_model.named_parameters() if "lora_B" in n]
     if not loaded or all(not p.detach().any() for p in loaded):
         # PEFT only warns about adapter keys it could not place; an adapter that loaded
