@@ -42,10 +42,15 @@ class ImagePolicy:
 
 @dataclass
 class PreparedImage:
-    """One image, processed: the tensors the vision tower reads and its visual-token count."""
+    """One image, processed: the tensors the vision tower reads and its visual-token count.
+
+    ``source`` keeps the image itself for backbones whose processor must see image and text
+    together (Phi-3.5-V); the others leave it None.
+    """
 
     tensors: dict[str, torch.Tensor]
     num_tokens: int
+    source: Image.Image | None = None
 
 
 @dataclass
