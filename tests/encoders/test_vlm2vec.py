@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from vsearch.encoders import Item, load_encoder
-from vsearch.errors import ModelNotFound, VsearchError
+from vsearch.errors import ModelNotFound, UnsupportedInput, VsearchError
 
 INSTRUCTION = "Represent the given image with the following question:"
 ATOL = 1e-5
@@ -255,3 +256,16 @@ def test_attention_kernels_agree(tiny_llava_next, photos, attn):
     np.testing.assert_allclose(
         other.encode(items, INSTRUCTION), reference.encode(items, INSTRUCTION), atol=ATOL
     )
+
+
+@pytest.mark.parametrize("size", [(1, 1), (10, 10), (27, 200)])
+def test_tiny_images_are_embedded(native, size):
+    encoder = load_encoder(str(native))
+    emb = encoder.encode([Item(image=Image.new("RGB", size, (200, 10, 10)))], INSTRUCTION)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+
+
+def test_qwen_refuses_images_it_cannot_tile(tiny_qwen2_vl):
+    encoder = load_encoder(str(tiny_qwen2_vl))
+    with pytest.raises(UnsupportedInput, match=r"2000x5 px is too elongated"):
+        encoder.prepare(Item(image=Image.new("RGB", (2000, 5))))

@@ -16,7 +16,10 @@ from typing import Any, Protocol
 import torch
 from PIL import Image
 
+from vsearch.errors import UnsupportedInput
+
 CPU_SAFE_MAX_PIXELS = 1280 * 28 * 28
+MAX_QWEN_ASPECT = 200
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,17 @@ class QwenVLInputs:
         self.merge = int(self.image_processor.merge_size)
 
     def prepare_image(self, image: Image.Image) -> PreparedImage:
+        """Resize within the pixel bounds, cut 14 px patches.
+
+        Raises:
+            UnsupportedInput: an aspect ratio above 200:1, which Qwen-VL cannot tile.
+        """
+        width, height = image.size
+        if max(width, height) > MAX_QWEN_ASPECT * min(width, height):
+            raise UnsupportedInput(
+                f"image of {width}x{height} px is too elongated for Qwen-VL (aspect ratio at "
+                f"most {MAX_QWEN_ASPECT}:1); crop it first"
+            )
         out = self.image_processor(images=[image.convert("RGB")], return_tensors="pt")
         grid = out["image_grid_thw"]
         tensors = {"pixel_values": out["pixel_values"], "image_grid_thw": grid}
