@@ -83,6 +83,27 @@ def test_mixed_text_and_image_rows(native, photos):
     assert (similarity[~np.eye(5, dtype=bool)] < 0.9999).all()
 
 
+def test_prepare_in_worker_threads(native, photos):
+    """Ingest runs ``prepare`` in decode threads; the vectors must not change."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = _items(photos) * 4
+    encoder = load_encoder(str(native), batch_size=10)
+    with ThreadPoolExecutor(4) as pool:
+        prepared = list(pool.map(encoder.prepare, items))
+    threaded = np.concatenate(
+        [encoder.embed_batch(prepared[i : i + 10], INSTRUCTION) for i in range(0, 20, 10)]
+    )
+    np.testing.assert_allclose(threaded, encoder.encode(items, INSTRUCTION), atol=ATOL)
+
+
+def test_cli_style_none_options_mean_defaults(tiny_qwen2_vl):
+    encoder = load_encoder(str(tiny_qwen2_vl), device=None, dtype=None, batch_size=None)
+    assert (encoder.runtime.device, encoder.batch_size) == ("cpu", 8)
+    with pytest.raises(ValueError, match="unknown dtype 'fp8'; valid dtypes: float32"):
+        load_encoder(str(tiny_qwen2_vl), dtype="fp8")
+
+
 def test_instruction_changes_the_vector(tiny_qwen2_vl, photos):
     encoder = load_encoder(str(tiny_qwen2_vl))
     item = [Item(image=photos[0])]

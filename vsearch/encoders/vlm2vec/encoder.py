@@ -26,6 +26,7 @@ from vsearch.encoders.vlm2vec.sources import resolve
 
 POOLING = "last-token"
 DEFAULT_MAX_TEXT_TOKENS = 2048
+DEFAULT_BATCH_SIZE = 8
 OPTIONS = (
     "device",
     "dtype",
@@ -80,7 +81,7 @@ class VLM2VecEncoder(Encoder):
         *,
         device: str | None = None,
         dtype: str | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         attn_implementation: str | None = None,
         padding_side: str | None = None,
         min_pixels: int | None = None,
@@ -97,7 +98,7 @@ class VLM2VecEncoder(Encoder):
             spec: model directory, cached hub id, adapter directory or ``BASE+ADAPTER``.
             device: ``cpu``, ``cuda`` or ``cuda:N``; default CUDA when available.
             dtype: ``float32``, ``bfloat16`` or ``float16``; default bf16 on CUDA, fp32 on CPU.
-            batch_size: items per forward pass (bounds memory with the image policy).
+            batch_size: items per forward pass, default 8 (bounds memory with the image policy).
             attn_implementation: ``flash_attention_2``, ``sdpa`` or ``eager``; default
                 flash-attention on CUDA when installed, else sdpa.
             padding_side: ``left`` or ``right``; default the tokenizer's.
@@ -111,6 +112,7 @@ class VLM2VecEncoder(Encoder):
                 default from ``VSEARCH_TRUST_REMOTE_CODE=1``, else refused.
             merge_adapter: merge a PEFT adapter into the weights (keep True for inference).
         """
+        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if trust_remote_code is None:
