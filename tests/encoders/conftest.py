@@ -49,6 +49,11 @@ def tiny_dora(tiny_dir: Path, tiny_qwen2_vl: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_llava_dora(tiny_dir: Path, tiny_llava_next: Path) -> Path:
+    return build_tiny_adapter(tiny_llava_next, tiny_dir / "Tiny-LLaVA-DoRA", use_dora=True)
+
+
+@pytest.fixture(scope="session")
 def photos() -> list[Image.Image]:
     """Three small RGB images of different sizes and aspect ratios (different token counts)."""
     rng = np.random.default_rng(0)

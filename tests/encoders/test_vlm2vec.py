@@ -104,6 +104,11 @@ def test_cli_style_none_options_mean_defaults(tiny_qwen2_vl):
         load_encoder(str(tiny_qwen2_vl), dtype="fp8")
 
 
+def test_blank_text_item_is_unsupported(tiny_qwen2_vl):
+    with pytest.raises(UnsupportedInput, match="text is blank"):
+        load_encoder(str(tiny_qwen2_vl)).prepare(Item(text="  "))
+
+
 def test_instruction_changes_the_vector(tiny_qwen2_vl, photos):
     encoder = load_encoder(str(tiny_qwen2_vl))
     item = [Item(image=photos[0])]
@@ -229,13 +234,29 @@ def _rename_adapter_keys(adapter: Path, copy: Path, old: str, new: str) -> Path:
     return copy
 
 
-def test_adapter_saved_with_the_transformers_4_layout_loads(tiny_dora, photos, tmp_path):
-    """The released adapters name Qwen2-VL's text layers ``model.layers`` (transformers 4.4x)."""
-    legacy = _rename_adapter_keys(
-        tiny_dora, tmp_path / "legacy", "model.model.language_model.layers", "model.model.layers"
-    )
+@pytest.mark.parametrize(
+    ("adapter", "new_layout", "old_layout"),
+    [
+        # Qwen2VLForConditionalGeneration.model was the text model in transformers 4.4x.
+        ("tiny_dora", "model.model.language_model.layers", "model.model.layers"),
+        # LlavaNextForConditionalGeneration.language_model was a LlamaForCausalLM.
+        (
+            "tiny_llava_dora",
+            "model.model.language_model.layers",
+            "model.language_model.model.layers",
+        ),
+    ],
+)
+def test_adapter_saved_with_the_transformers_4_layout_loads(
+    request, photos, tmp_path, adapter, new_layout, old_layout
+):
+    """The released VLM2Vec adapters were saved with the module names of transformers 4.4x."""
+    adapter_dir = request.getfixturevalue(adapter)
+    legacy = _rename_adapter_keys(adapter_dir, tmp_path / "legacy", new_layout, old_layout)
     items = _items(photos)
-    expected = load_encoder(str(tiny_dora)).encode(items, INSTRUCTION)
+    expected = load_encoder(str(adapter_dir)).encode(items, INSTRUCTION)
+    unmerged = load_encoder(str(adapter_dir), merge_adapter=False).encode(items, INSTRUCTION)
+    np.testing.assert_allclose(unmerged, expected, atol=1e-5)
     np.testing.assert_allclose(
         load_encoder(str(legacy)).encode(items, INSTRUCTION), expected, atol=1e-6
     )

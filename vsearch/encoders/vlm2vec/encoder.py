@@ -23,6 +23,7 @@ from vsearch.encoders.vlm2vec.loading import load_model, model_type_of, resolve_
 from vsearch.encoders.vlm2vec.pooling import last_token_pool, normalize
 from vsearch.encoders.vlm2vec.prompts import build_prompt, image_token
 from vsearch.encoders.vlm2vec.sources import resolve
+from vsearch.errors import UnsupportedInput
 
 POOLING = "last-token"
 DEFAULT_MAX_TEXT_TOKENS = 2048
@@ -145,7 +146,14 @@ class VLM2VecEncoder(Encoder):
         return self._identity
 
     def prepare(self, item: Item) -> Prepared:
-        """Process the image (resize, patches); thread-safe, no model call."""
+        """Process the image (resize, patches); thread-safe, no model call.
+
+        Raises:
+            UnsupportedInput: a text-only item whose text is blank, or an image the backbone
+                cannot take.
+        """
+        if item.image is None and not (item.text or "").strip():
+            raise UnsupportedInput("nothing to embed: the item has no image and its text is blank")
         image = self.inputs.prepare_image(item.image) if item.image is not None else None
         return Prepared(text=item.text, image=image)
 

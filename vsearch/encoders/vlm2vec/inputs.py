@@ -8,6 +8,7 @@ here, so a row's tokens never depend on the rest of its batch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,14 +226,10 @@ class LlavaNextInputs:
         image_processor = LlavaNextImageProcessorPil.from_pretrained(
             model_dir, image_grid_pinpoints=pinpoints
         )
-        vision = model_config.vision_config
         self.processor = LlavaNextProcessor(
             image_processor=image_processor,
             tokenizer=tokenizer,
-            patch_size=vision.patch_size,
-            vision_feature_select_strategy=model_config.vision_feature_select_strategy,
-            # CLIP towers prepend a CLS token, SigLIP towers do not.
-            num_additional_image_tokens=1 if vision.model_type == "clip_vision_model" else 0,
+            **llava_processor_settings(model_dir, model_config),
         )
         self.pinpoints = pinpoints
         self.tokenizer = tokenizer
@@ -259,6 +256,26 @@ class LlavaNextInputs:
             batch["pixel_values"] = pad_patches([im.tensors["pixel_values"] for im in images])
             batch["image_sizes"] = torch.cat([im.tensors["image_sizes"] for im in images])
         return batch
+
+
+def llava_processor_settings(model_dir: Path, model_config: Any) -> dict[str, Any]:
+    """Patch size, feature strategy and extra tokens: ``processor_config.json`` when it has them.
+
+    Older LLaVA-Next checkpoints ship no processor config; the values then come from the model
+    config, and the extra token count from the vision tower (CLIP prepends a CLS token, SigLIP
+    does not). These three decide how many ``<image>`` tokens an image expands to.
+    """
+    vision = model_config.vision_config
+    settings = {
+        "patch_size": vision.patch_size,
+        "vision_feature_select_strategy": model_config.vision_feature_select_strategy,
+        "num_additional_image_tokens": 1 if vision.model_type == "clip_vision_model" else 0,
+    }
+    path = model_dir / "processor_config.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        settings.update({k: saved[k] for k in settings if saved.get(k) is not None})
+    return settings
 
 
 def grids_within(pinpoints: list[list[int]], max_side: int | None) -> list[list[int]]:
