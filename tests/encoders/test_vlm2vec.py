@@ -60,9 +60,7 @@ def test_deterministic_across_calls_and_loads(native, photos):
 def test_padding_invariance(native, photos, side):
     """An item's vector does not depend on its batch-mates, the batch size or padding side."""
     items = _items(photos)
-    alone = np.concatenate(
-        [load_encoder(str(native), batch_size=1).encode([it], INSTRUCTION) for it in items]
-    )
+    alone = load_encoder(str(native), batch_size=1).encode(items, INSTRUCTION)  # no padding
     batched = load_encoder(str(native), batch_size=5, padding_side=side)
     np.testing.assert_allclose(batched.encode(items, INSTRUCTION), alone, atol=ATOL)
     reordered = batched.encode(items[::-1], INSTRUCTION)[::-1]
