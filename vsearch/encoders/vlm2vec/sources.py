@@ -74,8 +74,11 @@ def resolve(spec: str) -> ModelSource:
     path = Path(spec).expanduser()
     if ADAPTER_SEPARATOR in spec and not path.exists():
         base_spec, adapter_spec = spec.rsplit(ADAPTER_SEPARATOR, 1)
-        base_id, base_dir = _locate(base_spec)
-        adapter_id, adapter_dir = _locate(adapter_spec)
+        try:
+            base_id, base_dir = _locate(base_spec)
+            adapter_id, adapter_dir = _locate(adapter_spec)
+        except ModelNotFound as exc:
+            raise ModelNotFound(f"{exc} (--model {spec!r} read as BASE+ADAPTER)") from None
         if not (adapter_dir / "adapter_config.json").is_file():
             raise ModelNotFound(
                 f"{adapter_spec!r} (after '+' in --model {spec!r}) is not a PEFT adapter: "
@@ -115,7 +118,10 @@ def _locate(spec: str) -> tuple[str, Path]:
     if path.exists():
         raise ModelNotFound(f"--model {spec!r} is a file; give the model's directory")
     if not _HUB_ID.match(spec):
-        raise ModelNotFound(f"no model directory at {spec!r}")
+        raise ModelNotFound(
+            f"no model directory at {spec!r}; --model takes a registered model name, a model "
+            "directory, a hub id (owner/name) in the Hugging Face cache, or BASE+ADAPTER"
+        )
     cached = _cached_snapshot(spec)
     if cached is None:
         raise ModelNotFound(
