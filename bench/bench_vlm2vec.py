@@ -4,7 +4,7 @@ Measures the encoder's own overhead (input building, padding, pooling) plus a 2-
 at batch 1, 8 and 32, for image rows and text rows. It says nothing about a real 2B model's
 speed; it catches regressions in the code around the model.
 
-Run: PYTHONPATH=. python bench/bench_vlm2vec.py [--items 64] [--repeats 3]
+Run: PYTHONPATH=. python bench/bench_vlm2vec.py [--items 64] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -56,8 +56,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     args = parser.parse_args()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_tiny_qwen2_vl(Path(tmp) / "Tiny-Qwen2VL")
