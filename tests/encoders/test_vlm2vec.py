@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from vsearch.encoders import Item, load_encoder
+from vsearch.encoders.vlm2vec.inputs import Row
 from vsearch.errors import ModelNotFound, UnsupportedInput, VsearchError
 
 INSTRUCTION = "Represent the given image with the following question:"
@@ -129,15 +130,9 @@ def test_placeholder_mapping_per_backbone(request, photos, fixture, token):
     mmeb = encoder.encode(item, f"<|image_1|>\n{INSTRUCTION}")
     np.testing.assert_array_equal(mmeb, encoder.encode(item, INSTRUCTION))
     prepared = encoder.prepare(item[0])
-    batch = encoder.inputs.build_batch(
-        [
-            __import__("vsearch.encoders.vlm2vec.inputs", fromlist=["Row"]).Row(
-                f"{token}\n{INSTRUCTION} what color?\n", prepared.image
-            )
-        ],
-        "right",
-    )
-    token_id = encoder._tokenizer.convert_tokens_to_ids(token)
+    row = Row(f"{token}\n{INSTRUCTION} what color?\n", prepared.image)
+    batch = encoder.inputs.build_batch([row], "right")
+    token_id = encoder.inputs.tokenizer.convert_tokens_to_ids(token)
     assert int((batch["input_ids"] == token_id).sum()) == prepared.image.num_tokens > 0
 
 

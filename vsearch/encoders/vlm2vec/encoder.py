@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,6 @@ import torch
 
 from vsearch.encoders.base import Encoder, EncoderIdentity, Item
 from vsearch.encoders.vlm2vec.inputs import (
-    ImagePolicy,
     InputBuilder,
     LlavaNextInputs,
     PreparedImage,
@@ -20,28 +18,13 @@ from vsearch.encoders.vlm2vec.inputs import (
     Row,
 )
 from vsearch.encoders.vlm2vec.loading import load_model, model_type_of, resolve_runtime
+from vsearch.encoders.vlm2vec.options import VLM2VecOptions
 from vsearch.encoders.vlm2vec.pooling import last_token_pool, normalize
 from vsearch.encoders.vlm2vec.prompts import build_prompt, image_token
 from vsearch.encoders.vlm2vec.sources import resolve
 from vsearch.errors import UnsupportedInput
 
 POOLING = "last-token"
-DEFAULT_MAX_TEXT_TOKENS = 2048
-DEFAULT_BATCH_SIZE = 8
-OPTIONS = (
-    "device",
-    "dtype",
-    "batch_size",
-    "attn_implementation",
-    "padding_side",
-    "min_pixels",
-    "max_pixels",
-    "max_side",
-    "num_crops",
-    "max_text_tokens",
-    "trust_remote_code",
-    "merge_adapter",
-)
 
 
 @dataclass(frozen=True)
@@ -55,16 +38,15 @@ class Prepared:
 def load_vlm2vec(spec: str, **options: Any) -> VLM2VecEncoder:
     """``load_encoder``'s path loader: a directory, cached hub id or ``BASE+ADAPTER`` spec.
 
+    Args:
+        spec: model directory, cached hub id, adapter directory or ``BASE+ADAPTER``.
+        **options: the fields of ``VLM2VecOptions`` (device, dtype, batch_size, ...).
+
     Raises:
         TypeError: an unknown option; the message lists the valid ones.
         ModelNotFound: no weights on disk for the spec.
     """
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise TypeError(
-            f"unknown VLM2Vec option(s) {', '.join(unknown)}; valid options: {', '.join(OPTIONS)}"
-        )
-    return VLM2VecEncoder(spec, **options)
+    return VLM2VecEncoder(spec, VLM2VecOptions.from_kwargs(**options))
 
 
 class VLM2VecEncoder(Encoder):
@@ -76,64 +58,28 @@ class VLM2VecEncoder(Encoder):
 
     max_image_side = 1344
 
-    def __init__(
-        self,
-        spec: str,
-        *,
-        device: str | None = None,
-        dtype: str | None = None,
-        batch_size: int | None = None,
-        attn_implementation: str | None = None,
-        padding_side: str | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        max_side: int | None = None,
-        num_crops: int = ImagePolicy.num_crops,
-        max_text_tokens: int | None = DEFAULT_MAX_TEXT_TOKENS,
-        trust_remote_code: bool | None = None,
-        merge_adapter: bool = True,
-    ) -> None:
-        """Load a checkpoint.
-
-        Args:
-            spec: model directory, cached hub id, adapter directory or ``BASE+ADAPTER``.
-            device: ``cpu``, ``cuda`` or ``cuda:N``; default CUDA when available.
-            dtype: ``float32``, ``bfloat16`` or ``float16``; default bf16 on CUDA, fp32 on CPU.
-            batch_size: items per forward pass, default 8 (bounds memory with the image policy).
-            attn_implementation: ``flash_attention_2``, ``sdpa`` or ``eager``; default
-                flash-attention on CUDA when installed, else sdpa.
-            padding_side: ``left`` or ``right``; default the tokenizer's.
-            min_pixels: Qwen-VL image lower bound in pixels (default: the checkpoint's).
-            max_pixels: Qwen-VL image upper bound in pixels, visual tokens = pixels / 784
-                (default: the checkpoint's, capped at 1280 tokens).
-            max_side: LLaVA-Next largest anyres grid side (None: the checkpoint's grids).
-            num_crops: Phi-3.5-V HD crops.
-            max_text_tokens: text-only rows are cut to this many tokens (None: never).
-            trust_remote_code: run modeling code shipped with the checkpoint (Phi-3.5-V);
-                default from ``VSEARCH_TRUST_REMOTE_CODE=1``, else refused.
-            merge_adapter: merge a PEFT adapter into the weights (keep True for inference).
-        """
-        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if trust_remote_code is None:
-            trust_remote_code = os.environ.get("VSEARCH_TRUST_REMOTE_CODE") == "1"
+    def __init__(self, spec: str, options: VLM2VecOptions | None = None) -> None:
+        """Load a checkpoint from disk (see ``sources`` for the spec forms)."""
+        options = options or VLM2VecOptions()
+        self.options = options
+        self.batch_size = options.effective_batch_size
         self.source = resolve(spec)
         self.model_type = model_type_of(self.source.model_dir)
         self.image_token = image_token(self.model_type)
-        self.runtime = resolve_runtime(device, dtype, attn_implementation)
-        self.batch_size = batch_size
+        self.runtime = resolve_runtime(options.device, options.dtype, options.attn_implementation)
         self.model = load_model(
             self.source,
             self.runtime,
-            trust_remote_code=trust_remote_code,
-            merge_adapter=merge_adapter,
+            trust_remote_code=options.allows_remote_code,
+            merge_adapter=options.merge_adapter,
         )
-        policy = ImagePolicy(min_pixels, max_pixels, max_side, num_crops)
-        self.inputs = self._input_builder(policy, max_text_tokens, trust_remote_code)
-        self.padding_side = padding_side or self._default_padding_side()
-        config = self.model.config
-        text_config = getattr(config, "text_config", None) or config
+        self.inputs = self._input_builder()
+        self.padding_side = (
+            options.padding_side
+            or getattr(self.inputs, "padding_side", None)
+            or self.inputs.tokenizer.padding_side
+        )
+        text_config = getattr(self.model.config, "text_config", None) or self.model.config
         self._identity = EncoderIdentity(
             model_id=self.source.model_id,
             revision=self.source.revision(),
@@ -204,27 +150,19 @@ class VLM2VecEncoder(Encoder):
             model = model.get_base_model()
         return model.model
 
-    def _default_padding_side(self) -> str:
-        return getattr(self.inputs, "padding_side", None) or self._tokenizer.padding_side
-
-    def _input_builder(
-        self, policy: ImagePolicy, max_text_tokens: int | None, trust_remote_code: bool
-    ) -> InputBuilder:
-        model_dir = self.source.model_dir
+    def _input_builder(self) -> InputBuilder:
+        model_dir, options = self.source.model_dir, self.options
+        policy, max_text = options.image_policy, options.max_text_tokens
         if self.model_type == "phi3_v":
             from vsearch.encoders.vlm2vec.phi3v import Phi3VInputs
 
-            builder = Phi3VInputs(model_dir, policy, max_text_tokens, trust_remote_code)
-            self._tokenizer = builder.tokenizer
-            return builder
+            return Phi3VInputs(model_dir, policy, max_text, options.allows_remote_code)
         from transformers import AutoTokenizer
 
-        self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
         if self.model_type == "llava_next":
-            builder = LlavaNextInputs(
-                model_dir, self._tokenizer, policy, max_text_tokens, self.model.config
-            )
+            builder = LlavaNextInputs(model_dir, tokenizer, policy, max_text, self.model.config)
             # The model unpads anyres features with the grids the processor used.
             self.model.config.image_grid_pinpoints = builder.pinpoints
             return builder
-        return QwenVLInputs(model_dir, self._tokenizer, policy, max_text_tokens)
+        return QwenVLInputs(model_dir, tokenizer, policy, max_text)

@@ -69,6 +69,7 @@ class InputBuilder(Protocol):
     """What the encoder needs from a backbone's input code."""
 
     image_token: str
+    tokenizer: Any
     #: True when image rows and text-only rows cannot share a forward pass.
     separate_modalities: bool
 
