@@ -5,6 +5,7 @@ Every model is loaded through ``load_encoder(path)``, the code path users run on
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -195,6 +196,45 @@ def test_missing_hub_model_says_how_to_get_it(tmp_path, monkeypatch):
         "'TIGER-Lab/VLM2Vec-Full' is neither a directory nor in the Hugging Face cache" in message
     )
     assert "hf download TIGER-Lab/VLM2Vec-Full" in message
+
+
+def _put_in_hub_cache(model_dir: Path, cache: Path, repo_id: str) -> None:
+    """Lay out ``model_dir`` as ``hf download repo_id`` leaves it in the Hugging Face cache."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+
+
+def test_hub_ids_resolve_from_the_local_cache(
+    tiny_qwen2_vl, tiny_dora, photos, tmp_path, monkeypatch
+):
+    """A cached hub id loads offline; an adapter naming a cached hub base finds it there."""
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    _put_in_hub_cache(tiny_qwen2_vl, cache, "tiny-org/Tiny-Qwen2VL")
+    adapter = shutil.copytree(tiny_dora, tmp_path / "adapter")
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "tiny-org/Tiny-Qwen2VL"
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    _put_in_hub_cache(adapter, cache, "tiny-org/Tiny-DoRA")
+
+    items = _items(photos)
+    cached = load_encoder("tiny-org/Tiny-Qwen2VL")
+    assert cached.identity.model_id == "tiny-org/Tiny-Qwen2VL"
+    assert cached.identity.revision == load_encoder(str(tiny_qwen2_vl)).identity.revision
+    np.testing.assert_array_equal(
+        cached.encode(items, INSTRUCTION),
+        load_encoder(str(tiny_qwen2_vl)).encode(items, INSTRUCTION),
+    )
+    merged = load_encoder("tiny-org/Tiny-DoRA")
+    assert merged.identity.model_id == "tiny-org/Tiny-Qwen2VL+tiny-org/Tiny-DoRA"
+    np.testing.assert_allclose(
+        merged.encode(items, INSTRUCTION),
+        load_encoder(str(tiny_dora)).encode(items, INSTRUCTION),
+        atol=1e-6,
+    )
 
 
 def test_missing_weight_files_and_missing_directory(tiny_qwen2_vl, tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,14 +138,19 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, local_files_only=True))
+        return Path(snapshot_download(repo_id, cache_dir=_cache_dir(), local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
         return None
 
 
 def _cache_dir() -> str:
+    """The hub cache, with ``HF_HUB_CACHE``/``HF_HOME`` read now, not at import time."""
     from huggingface_hub import constants
 
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return str(Path(os.environ["HF_HOME"]) / "hub")
     return str(constants.HF_HUB_CACHE)
 
 
