@@ -134,6 +134,20 @@ def row_ids(
     return ids
 
 
+def token_batch(
+    rows: Sequence[Row],
+    tokenizer: Any,
+    image_token: str,
+    max_text_tokens: int | None,
+    padding_side: str,
+) -> tuple[dict[str, Any], list[PreparedImage]]:
+    """``input_ids`` and ``attention_mask`` of the rows, and their images in row order."""
+    ids = row_ids(rows, tokenizer, image_token, max_text_tokens)
+    input_ids, mask = pad_ids(ids, pad_id_of(tokenizer), padding_side)
+    images = [row.image for row in rows if row.image is not None]
+    return {"input_ids": input_ids, "attention_mask": mask}, images
+
+
 class QwenVLInputs:
     """Qwen2-VL and Qwen2.5-VL, built from the image processor + tokenizer (no torchvision).
 
@@ -189,14 +203,13 @@ class QwenVLInputs:
         return PreparedImage(tensors, int(grid.prod()) // self.merge**2)
 
     def build_batch(self, rows: Sequence[Row], padding_side: str) -> dict[str, Any]:
-        ids = row_ids(rows, self.tokenizer, self.image_token, self.max_text_tokens)
-        input_ids, mask = pad_ids(ids, pad_id_of(self.tokenizer), padding_side)
-        batch: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
-        images = [row.image for row in rows if row.image is not None]
+        batch, images = token_batch(
+            rows, self.tokenizer, self.image_token, self.max_text_tokens, padding_side
+        )
         if images:
             batch["pixel_values"] = torch.cat([im.tensors["pixel_values"] for im in images])
             batch["image_grid_thw"] = torch.cat([im.tensors["image_grid_thw"] for im in images])
-            batch["mm_token_type_ids"] = (input_ids == self.token_id).long()
+            batch["mm_token_type_ids"] = (batch["input_ids"] == self.token_id).long()
         return batch
 
 
@@ -249,10 +262,9 @@ class LlavaNextInputs:
         return PreparedImage(tensors, count)
 
     def build_batch(self, rows: Sequence[Row], padding_side: str) -> dict[str, Any]:
-        ids = row_ids(rows, self.tokenizer, self.image_token, self.max_text_tokens)
-        input_ids, mask = pad_ids(ids, pad_id_of(self.tokenizer), padding_side)
-        batch: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
-        images = [row.image for row in rows if row.image is not None]
+        batch, images = token_batch(
+            rows, self.tokenizer, self.image_token, self.max_text_tokens, padding_side
+        )
         if images:
             batch["pixel_values"] = pad_patches([im.tensors["pixel_values"] for im in images])
             batch["image_sizes"] = torch.cat([im.tensors["image_sizes"] for im in images])
