@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vsearch.encoders import Item, load_encoder
@@ -344,3 +345,16 @@ def test_qwen_refuses_images_it_cannot_tile(tiny_qwen2_vl):
     encoder = load_encoder(str(tiny_qwen2_vl))
     with pytest.raises(UnsupportedInput, match=r"2000x5 px is too elongated"):
         encoder.prepare(Item(image=Image.new("RGB", (2000, 5))))
+
+
+def test_llava_inputs_equal_the_transformers_processor(tiny_llava_next, photos):
+    """Our per-row tokenise-then-expand gives exactly what LlavaNextProcessor gives."""
+    encoder = load_encoder(str(tiny_llava_next))
+    prompt = f"<image>\n{INSTRUCTION} what color?\n"
+    for photo in photos:
+        ours = encoder.inputs.build_batch(
+            [Row(prompt, encoder.prepare(Item(image=photo)).image)], "right"
+        )
+        theirs = encoder.inputs.processor(images=[photo], text=[prompt], return_tensors="pt")
+        for key in ("input_ids", "attention_mask", "pixel_values", "image_sizes"):
+            assert torch.equal(ours[key], theirs[key]), key
