@@ -17,7 +17,12 @@ from vsearch.encoders.vlm2vec.inputs import (
     QwenVLInputs,
     Row,
 )
-from vsearch.encoders.vlm2vec.loading import load_model, model_type_of, resolve_runtime
+from vsearch.encoders.vlm2vec.loading import (
+    load_model,
+    model_type_of,
+    require_pil_processors,
+    resolve_runtime,
+)
 from vsearch.encoders.vlm2vec.options import VLM2VecOptions
 from vsearch.encoders.vlm2vec.pooling import last_token_pool, normalize
 from vsearch.encoders.vlm2vec.prompts import build_prompt, image_token
@@ -61,6 +66,7 @@ class VLM2VecEncoder(Encoder):
     def __init__(self, spec: str, options: VLM2VecOptions | None = None) -> None:
         """Load a checkpoint from disk (see ``sources`` for the spec forms)."""
         options = options or VLM2VecOptions()
+        require_pil_processors()
         self.options = options
         self.batch_size = options.effective_batch_size
         self.source = resolve(spec)

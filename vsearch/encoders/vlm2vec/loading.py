@@ -84,6 +84,22 @@ def resolve_runtime(
     return Runtime(device, _DTYPES[dtype], attn_implementation)
 
 
+def require_pil_processors() -> None:
+    """Fail with one line when transformers predates its PIL image processors (transformers 5).
+
+    The backend builds Qwen-VL and LLaVA-Next inputs with ``*ImageProcessorPil`` so that it
+    needs no torchvision; older transformers only have the torchvision or legacy classes.
+    """
+    import transformers
+
+    module = "transformers.models.qwen2_vl.image_processing_pil_qwen2_vl"
+    if importlib.util.find_spec(module) is None:
+        raise VsearchError(
+            f"the VLM2Vec backend needs transformers 5 with PIL image processors (tested with "
+            f"5.24); found {transformers.__version__}: pip install 'transformers>=5.24'"
+        )
+
+
 def model_type_of(model_dir: Path) -> str:
     """``model_type`` from a checkpoint's config.json."""
     return json.loads((model_dir / "config.json").read_text())["model_type"]
