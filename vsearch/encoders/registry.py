@@ -54,5 +54,9 @@ def _register_builtins() -> None:
     if DEFAULT_MODEL in _FACTORIES:
         return
     from vsearch.encoders.label_bridge import LabelBridgeEncoder
+    from vsearch.encoders.vlm2vec import load_vlm2vec
 
     register(DEFAULT_MODEL, LabelBridgeEncoder)
+    if not _PATH_FACTORY:
+        # Directories and hub ids are VLM2Vec checkpoints unless another loader was set.
+        register_path_loader(load_vlm2vec)
