@@ -88,7 +88,7 @@ def test_info(indexed):
         ),
         (
             ["ingest", "{tmp}", "--index", "{tmp}/i3", "--model", "nope"],
-            "error: unknown model 'nope'",
+            "error: no model directory at 'nope'",
         ),
         (["query", "--index", "{tmp}/none"], "error: give a query text, --image FILE, or both"),
         (["info", "--index", "{tmp}/none"], "error: no vsearch index"),

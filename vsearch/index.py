@@ -107,7 +107,13 @@ class Index:
         manifest = Manifest(encoder=enc.identity, store_url=store_url, index_kind=index_kind)
         folder.mkdir(parents=True, exist_ok=True)
         store = MetadataStore(store_url or _sqlite_url(folder))
-        store.create({"encoder": enc.identity.to_dict(), "instructions": DOCUMENT_INSTRUCTIONS})
+        store.create(
+            {
+                "encoder": enc.identity.to_dict(),
+                "encoder_spec": enc.spec or enc.identity.model_id,
+                "instructions": DOCUMENT_INSTRUCTIONS,
+            }
+        )
         manifest.save(folder)
         index = cls(folder, manifest, store)
         index._encoder = enc
@@ -183,7 +189,8 @@ class Index:
     def encoder(self) -> Encoder:
         """The index's encoder, loaded on first use and checked against the recorded identity."""
         if self._encoder is None:
-            enc = load_encoder(self.identity.model_id, **self._encoder_options)
+            spec = self.store.get_meta("encoder_spec") or self.identity.model_id
+            enc = load_encoder(spec, **self._encoder_options)
             if enc.identity != self.identity:
                 raise EncoderMismatch(self._mismatch_message(enc))
             self._encoder = enc
@@ -204,6 +211,7 @@ class Index:
                 update(ItemRow).where(ItemRow.status == STATUS_OK).values(status=STATUS_PENDING)
             )
             self.store.set_meta("encoder", enc.identity.to_dict(), session)
+            self.store.set_meta("encoder_spec", enc.spec or enc.identity.model_id, session)
             self.store.set_meta("instructions", DOCUMENT_INSTRUCTIONS, session)
             self.store.bump_generation(session)
         self.manifest.encoder = enc.identity
@@ -412,6 +420,7 @@ class Index:
             "index": str(self.folder),
             "root": str(self.root) if self.root else None,
             "encoder": self.identity.to_dict(),
+            "model": self.store.get_meta("encoder_spec"),
             "items": len(self),
             "failed": self.store.count("failed"),
             "pending": self.store.count(STATUS_PENDING),

@@ -8,6 +8,7 @@ from PIL import Image
 
 from vsearch.encoders import Item, load_encoder
 from vsearch.encoders.label_bridge import image_to_tensor, imagenet_class_names
+from vsearch.errors import ModelNotFound
 
 from ..conftest import DATA
 
@@ -24,7 +25,7 @@ def test_registry_builds_it_by_name():
     from vsearch.encoders.registry import names
 
     assert "label-bridge" in names()
-    with pytest.raises(ValueError, match=r"known models: .*label-bridge"):
+    with pytest.raises(ModelNotFound, match=r"registered names: .*label-bridge"):
         load_encoder("no-such-model-anywhere")
 
 

@@ -64,6 +64,8 @@ class Encoder(abc.ABC):
     max_image_side: int = 1024
     #: Items per ``embed_batch`` call that keeps memory bounded.
     batch_size: int = 32
+    #: How ``load_encoder`` can build this encoder again (set by it; paths made absolute).
+    spec: str | None = None
 
     @property
     @abc.abstractmethod

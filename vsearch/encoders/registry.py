@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from vsearch.encoders.base import Encoder
+from vsearch.errors import ModelNotFound
 
 EncoderFactory = Callable[..., Encoder]
 
@@ -43,10 +45,33 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
     """
     _register_builtins()
     spec = spec or DEFAULT_MODEL
+    encoder = _build(spec, options)
+    encoder.spec = canonical_spec(spec)
+    return encoder
+
+
+def canonical_spec(spec: str) -> str:
+    """``spec`` with every part that names a local path made absolute (``BASE+ADAPTER`` too)."""
+    if spec in _FACTORIES:
+        return spec
+    parts = []
+    for part in spec.split("+"):
+        path = Path(part).expanduser()
+        parts.append(str(path.resolve()) if path.exists() else part)
+    return "+".join(parts)
+
+
+def _build(spec: str, options: dict[str, Any]) -> Encoder:
     if spec in _FACTORIES:
         return _FACTORIES[spec](**options)
     if _PATH_FACTORY:
-        return _PATH_FACTORY[0](spec, **options)
+        try:
+            return _PATH_FACTORY[0](spec, **options)
+        except ModelNotFound as exc:
+            if "/" in spec or "+" in spec:
+                raise
+            names = ", ".join(sorted(_FACTORIES))
+            raise ModelNotFound(f"{exc} (registered names: {names})") from exc
     raise ValueError(f"unknown model {spec!r}; known models: {', '.join(sorted(_FACTORIES))}")
 
 
@@ -54,5 +79,9 @@ def _register_builtins() -> None:
     if DEFAULT_MODEL in _FACTORIES:
         return
     from vsearch.encoders.label_bridge import LabelBridgeEncoder
+    from vsearch.encoders.vlm2vec import load_vlm2vec
 
     register(DEFAULT_MODEL, LabelBridgeEncoder)
+    if not _PATH_FACTORY:
+        # Directories and hub ids are VLM2Vec checkpoints unless another loader was set.
+        register_path_loader(load_vlm2vec)
