@@ -24,7 +24,7 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.encoders.tiny_models import build_tiny_qwen2_vl
+from train.tiny_models import build_tiny_qwen2_vl
 from vsearch.encoders import Item, load_encoder
 
 INSTRUCTION = "Represent the given image."

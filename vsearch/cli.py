@@ -167,6 +167,41 @@ def query(
 
 
 @app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="TOML recipe (see train/recipes/).")],
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the run's latest checkpoint.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fine-tune an encoder contrastively (InfoNCE, GradCache, LoRA/DoRA) as a recipe says."""
+    from vsearch.training import run_training
+
+    try:
+        result = run_training(str(config), resume=resume)
+    except (VsearchError, ValueError) as exc:
+        raise _fail(exc) from None
+    skipped = sum(result.data.skipped_rows.values())
+    summary = {
+        "steps": result.steps,
+        "first_loss": result.losses[0] if result.losses else None,
+        "last_loss": result.losses[-1] if result.losses else None,
+        "output": str(result.output),
+        "skipped_rows": skipped,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    if result.losses:
+        typer.echo(
+            f"trained {result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}"
+        )
+    typer.echo(f"model: {result.output}  (use it with --model {result.output})")
+    for reason, count in result.data.skipped_rows.most_common():
+        typer.echo(f"  skipped {count} row(s): {reason}")
+
+
+@app.command()
 def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Show what an index holds and which encoder built it."""
     from vsearch.index import Index

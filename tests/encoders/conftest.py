@@ -11,7 +11,7 @@ from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tests.encoders.tiny_models import (
+from train.tiny_models import (
     build_tiny_adapter,
     build_tiny_llava_next,
     build_tiny_qwen2_vl,

@@ -58,39 +58,7 @@ class TinyTrainable:
         torch.save(self.module.state_dict(), path / "tiny.pt")
 
 
-COLOURS = {
-    "red": (220, 30, 30),
-    "green": (30, 200, 40),
-    "blue": (30, 40, 220),
-    "yellow": (230, 220, 30),
-    "purple": (140, 30, 160),
-    "cyan": (30, 210, 210),
-    "orange": (240, 140, 20),
-    "grey": (128, 128, 128),
-}
-
-
 def write_colour_dataset(folder, *, broken: int = 0) -> None:
-    """MMEB-train rows: 'find the red square' -> a red image, the next colour as hard negative."""
-    import json
+    from train.data.colours import build
 
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    names = list(COLOURS)
-    rows = []
-    for i, name in enumerate(names):
-        colour_image(COLOURS[name]).save(folder / "images" / f"{name}.png")
-        other = names[(i + 1) % len(names)]
-        rows.append(
-            {
-                "qry": f"find the {name} square",
-                "qry_image_path": "",
-                "pos_text": "<|image_1|>\nRepresent the given image.",
-                "pos_image_path": f"images/{name}.png",
-                "neg_text": "<|image_1|>\nRepresent the given image.",
-                "neg_image_path": f"images/{other}.png",
-            }
-        )
-    for j in range(broken):
-        rows.append({**rows[0], "pos_image_path": f"images/missing{j}.png"})
-    with (folder / "colours.jsonl").open("w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
+    build(folder, broken=broken, size=8)

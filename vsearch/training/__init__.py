@@ -20,4 +20,22 @@ __all__ = [
     "build_trainable",
     "info_nce",
     "register_trainable",
+    "run_training",
 ]
+
+
+def run_training(config_path: str, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Fine-tune the encoder a TOML config names (``vsearch train CONFIG``).
+
+    Returns:
+        The steps run, every step's loss, the final artefact's folder and the data report.
+    """
+    import torch
+
+    from vsearch.training.loop import resolve_device
+
+    config = RunConfig.load(config_path)
+    device = resolve_device(config.train.device)
+    torch.manual_seed(config.train.seed)  # adapter initialisation is part of the recipe
+    model = build_trainable(config.model, str(device))
+    return Trainer(config, model, progress=progress).train(resume=resume)

@@ -69,7 +69,7 @@ class RunConfig:
     datasets: list[DatasetConfig]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None) -> RunConfig:
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         _check_keys(data, {"model", "train", "datasets"}, "the config")
         model = _build(ModelConfig, data.get("model", {}), "[model]")
         train = _build(TrainConfig, data.get("train", {}), "[train]")
@@ -87,13 +87,11 @@ class RunConfig:
             raise ValueError(
                 f"[train] scheduler must be linear, cosine or constant, not {train.scheduler!r}"
             )
-        if base_dir is not None:
-            datasets = [_resolve_paths(d, base_dir) for d in datasets]
         return cls(model=model, train=train, datasets=datasets)
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
-        """Read a TOML config; relative dataset paths are relative to the file's folder."""
+        """Read a TOML config; relative paths in it are relative to the current directory."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text())
@@ -101,7 +99,7 @@ class RunConfig:
             raise ValueError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path} is not valid TOML: {exc}") from exc
-        return cls.from_dict(data, base_dir=path.parent)
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,12 +124,3 @@ def _build(kind: type, data: dict[str, Any], where: str) -> Any:
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ValueError(f"{where} {name} must be {expected.__name__}, got {value!r}")
     return kind(**data)
-
-
-def _resolve_paths(dataset: DatasetConfig, base_dir: Path) -> DatasetConfig:
-    def resolve(p: str) -> str:
-        return str(base_dir / p) if p and not Path(p).is_absolute() else p
-
-    return dataclasses.replace(
-        dataset, path=resolve(dataset.path), image_root=resolve(dataset.image_root)
-    )

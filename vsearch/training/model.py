@@ -45,12 +45,11 @@ def register_trainable_path_builder(builder: TrainableBuilder) -> None:
 def build_trainable(config: ModelConfig, device: str) -> TrainableModel:
     if config.base in _BUILDERS:
         return _BUILDERS[config.base](config, device)
-    if not _PATH_BUILDER:
-        import vsearch.encoders.vlm2vec  # noqa: F401 - registers the path builder
+    if _PATH_BUILDER:
+        return _PATH_BUILDER[0](config, device)
+    from vsearch.encoders.vlm2vec.training import build_for_training
 
-    if not _PATH_BUILDER:
-        raise ValueError(f"no trainable encoder for {config.base!r}")
-    return _PATH_BUILDER[0](config, device)
+    return build_for_training(config, device)
 
 
 def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:

@@ -132,6 +132,10 @@ class VLM2VecEncoder(Encoder):
     @torch.inference_mode()
     def _forward(self, rows: Sequence[Row]) -> torch.Tensor:
         """``(len(rows), dim)`` float32 unit vectors for rows that share one forward pass."""
+        return self.forward_rows(rows).cpu()
+
+    def forward_rows(self, rows: Sequence[Row]) -> torch.Tensor:
+        """Like ``_forward``, on the model's device, in the caller's grad mode (training)."""
         batch = self.inputs.build_batch(rows, self.padding_side)
         batch = {
             k: v.to(self.runtime.device) if isinstance(v, torch.Tensor) else v
@@ -140,7 +144,7 @@ class VLM2VecEncoder(Encoder):
         if "pixel_values" in batch:
             batch["pixel_values"] = batch["pixel_values"].to(self.runtime.dtype)
         hidden = self._language_model()(**batch, use_cache=False).last_hidden_state
-        return normalize(last_token_pool(hidden, batch["attention_mask"])).cpu()
+        return normalize(last_token_pool(hidden, batch["attention_mask"]))
 
     def _groups(self, rows: Sequence[Row]) -> list[list[int]]:
         if not self.inputs.separate_modalities:

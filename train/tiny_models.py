@@ -163,3 +163,10 @@ def build_tiny_adapter(base: Path, path: Path, *, use_dora: bool, seed: int = 1)
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
     peft_model.save_pretrained(path)
     return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/tiny-qwen2vl")
+    print(build_tiny_qwen2_vl(out))
