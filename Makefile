@@ -6,7 +6,7 @@ DEMO_DIR := demo-photos
 DEMO_INDEX := indexes/demo
 VSEARCH := HF_HUB_OFFLINE=1 $(BIN)/vsearch
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-train tiny-train clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,16 @@ demo: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
+# The tiny training recipe end to end: build a tiny random Qwen2-VL and the colour set, train a
+# LoRA adapter with GradCache, then ingest and query with it.
+tiny-train: setup
+	rm -rf runs/tiny indexes/tiny-trained
+	$(BIN)/python -m train.tiny_models build/tiny-qwen2vl
+	$(BIN)/python -m train.data.colours build/colours
+	$(VSEARCH) train train/recipes/tiny.toml
+	$(VSEARCH) ingest build/colours/images --index indexes/tiny-trained --model runs/tiny/final
+	$(VSEARCH) query "a red square" --index indexes/tiny-trained -k 3
+
 lint: setup
 	$(BIN)/ruff check vsearch tests bench train
 	$(BIN)/ruff format --check vsearch tests bench train
@@ -37,5 +47,8 @@ lint: setup
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_ingest.py
 
+bench-train: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_train.py
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_INDEX) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_INDEX) build runs .pytest_cache .ruff_cache

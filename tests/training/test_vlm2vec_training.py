@@ -157,3 +157,21 @@ def test_grad_cache_step_equals_full_batch_step_on_a_real_vlm(tmp_path, tiny_bas
     assert expected.keys() == got.keys()
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model_type", ["qwen2_vl", "llava_next"])
+def test_training_strings_equal_what_ingest_and_query_build(model_type):
+    from vsearch.encoders.instructions import TASKS
+    from vsearch.encoders.vlm2vec.prompts import build_prompt, verbatim_prompt
+
+    query, target = TASKS["retrieval"].query, TASKS["retrieval"].target
+    at_query = build_prompt(query, "a red square", has_image=False, model_type=model_type)
+    assert (
+        verbatim_prompt(f"{query} a red square\n", has_image=False, model_type=model_type)
+        == at_query
+    )
+    at_ingest = build_prompt(target, None, has_image=True, model_type=model_type)
+    from train.data.colours import TARGET
+
+    row_text = TARGET.replace("<|image_1|>\n", "")
+    assert verbatim_prompt(row_text, has_image=True, model_type=model_type) == at_ingest

@@ -1,4 +1,4 @@
-"""A tiny separable MMEB-train set for smoke runs: "find the red square" -> a red image.
+"""A tiny separable MMEB-train set for smoke runs: "a red square" -> a red image.
 
 Each row's hard negative is the next colour's image. Usage:
 
@@ -23,7 +23,9 @@ COLOURS = {
     "orange": (240, 140, 20),
     "grey": (128, 128, 128),
 }
-TARGET = "<|image_1|>\nRepresent the given image."
+# Rows in exactly the form ingest and query build: "{instruction} {text}\n".
+QUERY = "Find me an everyday image that matches the given caption: a {} square\n"
+TARGET = "<|image_1|>\nRepresent the given image.\n"
 
 
 def build(dest: Path, *, broken: int = 0, size: int = 32) -> Path:
@@ -36,7 +38,7 @@ def build(dest: Path, *, broken: int = 0, size: int = 32) -> Path:
         other = names[(i + 1) % len(names)]
         rows.append(
             {
-                "qry": f"find the {name} square",
+                "qry": QUERY.format(name),
                 "qry_image_path": "",
                 "pos_text": TARGET,
                 "pos_image_path": f"images/{name}.png",

@@ -98,7 +98,9 @@ class RowReader:
         self.report = DataReport()
 
     def item(self, text: str, image_path: str, image_root: str) -> Item | None:
-        text = text.replace(IMAGE_PLACEHOLDER, "").strip()
+        # The image travels as Item.image; the text stays verbatim (its trailing newline is part
+        # of what the model was trained to pool on).
+        text = text.replace(IMAGE_PLACEHOLDER + "\n", "").replace(IMAGE_PLACEHOLDER, "")
         image = None
         if image_path:
             try:
@@ -106,9 +108,9 @@ class RowReader:
                 image = decode_image(data, max_side=self.max_image_side).item.image
             except UnsupportedInput as exc:
                 raise _BadImage(f"{image_path}: {exc}") from exc
-        if image is None and not text:
+        if image is None and not text.strip():
             return None
-        return Item(image=image, text=text or None)
+        return Item(image=image, text=text if text.strip() else None)
 
     def read(self, row: TrainRow) -> tuple[Item, Item, Item | None] | None:
         try:

@@ -72,3 +72,17 @@ def build_prompt(
     if not has_image and token in body:
         raise ValueError(f"the text names an image ({IMAGE_PLACEHOLDER}) but the item has none")
     return body
+
+
+def verbatim_prompt(text: str | None, *, has_image: bool, model_type: str) -> str:
+    """An MMEB-format string as it is (instruction inline, trailing newline kept), with the
+    image token first for image items: how training rows and MMEB files are embedded.
+
+    ``build_prompt(I, t)`` and ``verbatim_prompt(f"{I} {t}\\n")`` give the same string, so what
+    training sees is what ingest and query build.
+    """
+    token = image_token(model_type)
+    body = map_placeholder(text or "", model_type)
+    if has_image and token not in body:
+        body = f"{token}\n{body}" if body else token
+    return body

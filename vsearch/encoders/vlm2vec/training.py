@@ -16,7 +16,7 @@ from vsearch.encoders.base import Item
 from vsearch.encoders.vlm2vec.encoder import VLM2VecEncoder
 from vsearch.encoders.vlm2vec.inputs import Row
 from vsearch.encoders.vlm2vec.options import VLM2VecOptions
-from vsearch.encoders.vlm2vec.prompts import build_prompt
+from vsearch.encoders.vlm2vec.prompts import verbatim_prompt
 from vsearch.training.config import ModelConfig
 
 #: Adapted by default: the language model's attention and MLP projections, not the vision tower.
@@ -80,9 +80,7 @@ class TrainableVLM2Vec:
         prepared = [enc.prepare(item) for item in items]
         rows = [
             Row(
-                build_prompt(
-                    None, p.text, has_image=p.image is not None, model_type=enc.model_type
-                ),
+                verbatim_prompt(p.text, has_image=p.image is not None, model_type=enc.model_type),
                 p.image,
             )
             for p in prepared
