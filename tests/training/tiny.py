@@ -18,7 +18,7 @@ VOCAB = 64
 class TinyEncoderModule(torch.nn.Module):
     def __init__(self, dim: int = 16, dropout: float = 0.0) -> None:
         super().__init__()
-        self.words = torch.nn.EmbeddingBag(VOCAB, dim, mode="mean")
+        self.words = torch.nn.EmbeddingBag(VOCAB, dim, mode="sum")
         self.pixels = torch.nn.Sequential(
             torch.nn.Linear(12, 32), torch.nn.Tanh(), torch.nn.Linear(32, dim)
         )
