@@ -175,3 +175,18 @@ def test_training_strings_equal_what_ingest_and_query_build(model_type):
 
     row_text = TARGET.replace("<|image_1|>\n", "")
     assert verbatim_prompt(row_text, has_image=True, model_type=model_type) == at_ingest
+
+
+def test_gradient_checkpointing_gives_the_same_step(tmp_path, tiny_base):
+    import dataclasses
+
+    cfg = config(tmp_path, tiny_base, max_steps=2)
+    losses = []
+    for checkpointing in (False, True):
+        model_cfg = dataclasses.replace(cfg.model, gradient_checkpointing=checkpointing)
+        torch.manual_seed(0)
+        model = build_trainable(model_cfg, "cpu")
+        run = dataclasses.replace(cfg, model=model_cfg)
+        losses.append(Trainer(run, model, progress=False).train().losses)
+        (tmp_path / "run").rename(tmp_path / f"run-{checkpointing}")
+    assert losses[1] == pytest.approx(losses[0], abs=1e-5)
