@@ -235,3 +235,7 @@ def main() -> None:
 
     hf_logging.disable_progress_bar()
     app()
+
+
+if __name__ == "__main__":  # python -m vsearch.cli, e.g. under torchrun
+    main()

@@ -82,3 +82,12 @@ def test_image_preprocessing_is_a_centre_crop_scaled_like_tf_lite():
     assert pixels.shape == (3, 224, 224)
     assert pixels[0, 0, 0].item() == pytest.approx(1.0, abs=1e-6)
     assert pixels[1, 0, 0].item() == pytest.approx(-127 / 128)
+
+
+def test_options_are_checked():
+    from vsearch.encoders.label_bridge import LabelBridgeEncoder
+
+    with pytest.raises(ValueError, match="float32 only"):
+        LabelBridgeEncoder(dtype="bfloat16")
+    with pytest.raises(ValueError, match="valid options: device, dtype, batch_size"):
+        LabelBridgeEncoder(max_pixels=10)

@@ -82,11 +82,25 @@ class LabelBridgeEncoder(Encoder):
 
     max_image_side = 448
 
-    def __init__(self, *, device: str = "cpu", batch_size: int = 32) -> None:
-        self.device = device
-        self.batch_size = batch_size
-        self.text_model = SentenceModel(device=device)
-        self.classifier = load_efficientnet_lite0().to(device)
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int | None = None,
+        **unknown: object,
+    ) -> None:
+        if unknown:
+            raise ValueError(
+                f"label-bridge does not take {', '.join(sorted(unknown))}; "
+                "valid options: device, dtype, batch_size"
+            )
+        if dtype not in (None, "float32"):
+            raise ValueError(f"label-bridge runs in float32 only, not {dtype}")
+        self.device = device or "cpu"
+        self.batch_size = batch_size or 32
+        self.text_model = SentenceModel(device=self.device)
+        self.classifier = load_efficientnet_lite0().to(self.device)
         self.class_names = imagenet_class_names()
         self._label_emb: torch.Tensor | None = None
         self._identity = EncoderIdentity(
