@@ -160,9 +160,10 @@ def looks_like_image(token: str) -> bool:
 
 
 def _existing_image(token: str) -> Path:
+    shown = token if token.isprintable() else repr(token)
     if token.lower().startswith(("http://", "https://")):
         raise QueryError(
-            f"query image {token} is a web address; vsearch does not fetch URLs at query time, "
+            f"query image {shown} is a web address; vsearch does not fetch URLs at query time, "
             "download it and pass the file"
         )
     raw = unquote(urlparse(token).path) if token.lower().startswith("file://") else token
@@ -172,5 +173,5 @@ def _existing_image(token: str) -> Path:
     except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
         found = False
     if not found:
-        raise QueryError(f"query image {token} does not exist")
+        raise QueryError(f"query image {shown} does not exist")
     return path

@@ -146,7 +146,7 @@ def filtered_search(
         scores, ids = vectors.search(query, k)
         return _cut(scores[0], ids[0], k, min_score)
     fetch = min(n, max(k * OVERFETCH, MIN_FETCH))
-    while fetch <= SELECTOR_AT or fetch == n:
+    while fetch <= SELECTOR_AT:
         scores, ids = (a[0] for a in vectors.search(query, fetch))
         found = ids >= 0
         passed = np.isin(ids, matching_ids(store, filters, ids[found])) & found
