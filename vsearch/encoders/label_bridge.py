@@ -79,6 +79,8 @@ class LabelBridgeEncoder(Encoder):
     """
 
     max_image_side = 448
+    #: Instructions change nothing here; tasks that rely on them (grounding) adapt.
+    reads_instructions = False
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 32) -> None:
         self.device = device
