@@ -28,9 +28,11 @@ from vsearch.store.vectors import VectorIndex
 if TYPE_CHECKING:
     from vsearch.index import Hit, Index
 
-#: Candidates fetched per wanted hit when a filter may reject some.
+#: Candidates fetched per wanted hit when a filter may reject some, and at least MIN_FETCH:
+#: a flat FAISS search costs the same for 10 or 256 results, and checking 256 ids in SQL takes
+#: about a millisecond, so one round serves filters that pass down to ~5% of the items.
 OVERFETCH = 4
-MIN_FETCH = 32
+MIN_FETCH = 256
 #: Past this many candidates, one SQL pass for every matching id plus a FAISS search restricted
 #: to them (an id selector) costs less than fetching more candidates.
 SELECTOR_AT = 4096
