@@ -13,8 +13,8 @@ from vsearch.errors import QueryError
 from vsearch.index import Index
 from vsearch.query import Filters
 from vsearch.query.search import SELECTOR_AT, filtered_search
-from vsearch.store.metadata import MetadataStore
-from vsearch.store.models import ItemRow
+from vsearch.store.metadata import MetadataStore, vector_to_bytes
+from vsearch.store.models import ItemRow, VectorRow
 from vsearch.store.vectors import VectorIndex
 
 from ..conftest import HashEncoder, write_image
@@ -140,6 +140,10 @@ def synthetic(tmp_path_factory):
             )
             for i in ids
         )
+        session.add_all(
+            VectorRow(item_id=int(i), vector=vector_to_bytes(v))
+            for i, v in zip(ids, vecs, strict=True)
+        )
     yield VectorIndex.build("flat", dim, ids, vecs), store, ids, vecs
     store.close()
 
@@ -191,3 +195,16 @@ def test_min_score_with_filters_stops_early(synthetic):
         vectors, store, vecs[1], 10, filters=Filters.parse(["kind=image"]), min_score=0.99
     )
     assert got.tolist() == [2] and scores[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+def test_selective_filters_work_on_approximate_index_kinds(synthetic, kind):
+    _, store, ids, vecs = synthetic
+    vectors = VectorIndex.build(kind, vecs.shape[1], ids, vecs)
+    rare = ids[ids % 1000 == 0]
+    for item in rare:
+        _, got = filtered_search(
+            vectors, store, vecs[item - 1], 3, filters=Filters.parse(["folder=rare"])
+        )
+        assert set(got.tolist()) <= set(rare.tolist()) and len(got) == 3
+        assert got[0] == item  # the item itself, found through the id selector

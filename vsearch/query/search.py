@@ -36,6 +36,7 @@ MIN_FETCH = 256
 #: Past this many candidates, one SQL pass for every matching id plus a FAISS search restricted
 #: to them (an id selector) costs less than fetching more candidates.
 SELECTOR_AT = 4096
+_SQL_CHUNK = 20_000  # ids per ``IN (...)``: below SQLite's 32,766 bound parameters
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,9 @@ def filtered_search(
     """Top-``k`` ids passing ``filters`` and scoring at least ``min_score``.
 
     Over-fetches candidates (``OVERFETCH`` per wanted hit, more when few pass) and checks them in
-    SQL, so ``k`` hits come back whenever ``k`` items pass; a very selective filter switches to a
-    FAISS search restricted to the ids that pass.
+    SQL, so ``k`` hits come back whenever ``k`` items pass; a very selective filter switches to an
+    exact search among the ids that pass (a FAISS id selector on a flat index, the stored vectors
+    otherwise).
 
     Args:
         query_emb: ``(dim,)`` float32, unit length.
@@ -161,8 +163,29 @@ def filtered_search(
     allowed = matching_ids(store, filters)
     if len(allowed) == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, ids = vectors.search_among(query, k, allowed)
-    return _cut(scores[0], ids[0], k, min_score)
+    if vectors.kind == "flat":
+        scores, ids = (a[0] for a in vectors.search_among(query, k, allowed))
+    else:  # a graph or inverted lists searched through a sparse id selector miss items
+        scores, ids = _exact_among(store, query_emb, k, allowed)
+    return _cut(scores, ids, k, min_score)
+
+
+def _exact_among(
+    store: MetadataStore, query_emb: np.ndarray, k: int, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` among ``allowed`` ids, scored on their stored vectors."""
+    scores, ids = [], []
+    for start in range(0, len(allowed), _SQL_CHUNK):
+        found = store.vectors_by_id(int(i) for i in allowed[start : start + _SQL_CHUNK])
+        chunk = np.fromiter(found, dtype=np.int64, count=len(found))
+        if len(chunk):
+            ids.append(chunk)
+            scores.append(np.stack([found[int(i)] for i in chunk]) @ query_emb)
+    if not ids:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    all_scores, all_ids = np.concatenate(scores), np.concatenate(ids)
+    order = np.lexsort((all_ids, -all_scores))[:k]
+    return all_scores[order].astype(np.float32), all_ids[order]
 
 
 def _cut(

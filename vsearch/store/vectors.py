@@ -145,7 +145,9 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` by inner product among the vectors whose id is in ``allowed`` (int64).
 
-        Exact for ``flat``; for ``hnsw`` and ``ivfpq`` as exact as their unfiltered search.
+        Exact for ``flat``. ``hnsw`` and ``ivfpq`` search their graph or probed lists and skip
+        ids not allowed, so a sparse ``allowed`` can return fewer than ``k`` (score the stored
+        vectors instead).
 
         Returns:
             ``(scores float32 (q, k), ids int64 (q, k))``; missing slots have id -1.
