@@ -88,22 +88,29 @@ def fill(folder: Path, encoder, n: int, photos: Path) -> Index:
     return index
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """p50 and p99 of ``fn``'s wall time over ``repeat`` calls after one warm-up, in ms."""
-    fn()
-    samples = []
+def paired(base: Callable[[], object], case: Callable[[], object], repeat: int) -> tuple:
+    """p50/p99 (ms) of ``base`` and ``case``, called alternately after one warm-up each.
+
+    Alternating keeps the ratio honest on a shared machine: a burst of load from another process
+    slows both sides, not only the one that happened to run then.
+    """
+    base(), case()
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    ms = np.array(samples) * 1000
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+        for fn, out in ((base, samples[0]), (case, samples[1])):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return tuple(
+        (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)))
+        for ms in (np.array(samples[0]) * 1000, np.array(samples[1]) * 1000)
+    )
 
 
-def line(name: str, got: tuple[float, float], base: tuple[float, float]) -> str:
+def line(name: str, base: tuple[float, float], got: tuple[float, float]) -> str:
     return (
-        f"  {name:<44} p50 {got[0]:8.2f} ms  p99 {got[1]:8.2f} ms  "
-        f"ratio p50 {got[0] / base[0]:6.2f}x  p99 {got[1] / base[1]:6.2f}x"
+        f"  {name:<34} p50 {got[0]:8.2f} ms  p99 {got[1]:8.2f} ms | baseline p50 {base[0]:7.2f} "
+        f"p99 {base[1]:7.2f} | ratio p50 {got[0] / base[0]:5.2f}x  p99 {got[1] / base[1]:5.2f}x"
     )
 
 
@@ -111,35 +118,41 @@ def query_latency(encoder, folder: Path, photo: Path, repeat: int) -> None:
     with fill(folder / "idx10k", encoder, 10_000, photo.parent) as index:
         text = "a dog playing in the snow"
         instruction = TASKS["retrieval"].query
-        base = timed(lambda: encoder.encode([Item(text=text)], instruction), repeat)
-        print(f"1. end-to-end query, 10k items, {encoder.identity.model_id}, k=10")
-        print(line("baseline: encoder alone, one text", base, base))
+        print(
+            f"1. end-to-end query, 10k items, {encoder.identity.model_id}, k=10; "
+            "baseline: the encoder alone embedding the text"
+        )
         cases = {
             "text query": [text],
             "image query": [str(photo)],
             "weighted: 2:text + image - text": [f"2:{text}", "+", str(photo), "-", "fruit"],
         }
         for name, tokens in cases.items():
-            got = timed(lambda t=tokens: run_query(index, t, k=10), repeat)
-            print(line(name, got, base))
+            base, got = paired(
+                lambda: encoder.encode([Item(text=text)], instruction),
+                lambda t=tokens: run_query(index, t, k=10),
+                repeat,
+            )
+            print(line(name, base, got))
 
 
 def filtered_latency(encoder, folder: Path, photos: Path, repeat: int) -> None:
     with fill(folder / "idx100k", encoder, 100_000, photos) as index:
-        queries = np.random.default_rng(1).standard_normal((repeat + 1, encoder.dim))
+        queries = np.random.default_rng(1).standard_normal((repeat + 2, encoder.dim))
         queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
 
         def search(filters):
             it = iter(queries)
             return lambda: index.search_vector(next(it), k=10, filters=filters)
 
-        base = timed(search(None), repeat)
-        print(f"2. search only (FAISS {index.vectors.kind} + metadata), 100k items, k=10")
-        print(line("baseline: unfiltered", base, base))
+        print(
+            f"2. search only (FAISS {index.vectors.kind} + metadata), 100k items, k=10; "
+            "baseline: the same search unfiltered"
+        )
         for filters in FILTERS:
-            got = timed(search(filters), repeat)
+            base, got = paired(search(None), search(filters), repeat)
             passing = len(index.search_vector(queries[0], k=100_000, filters=filters))
-            print(line(f"{' '.join(filters)} ({passing / 1000:.1f}% pass)", got, base))
+            print(line(f"{' '.join(filters)} ({passing / 1000:.1f}%)", base, got))
         t0 = time.perf_counter()
         list(index.store.iter_vectors())
         read = time.perf_counter() - t0
