@@ -119,9 +119,31 @@ def ingest(
         typer.echo(f"  failed: {path}: {reason}")
 
 
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        "-w",
+        help="Filter FIELD OP VALUE, repeatable: kind=image, folder=trips, path=*.png, "
+        "date>=2024-05, size<2MB, width>=1000, Make=Canon (OP: = != < <= > >= ~).",
+    ),
+]
+MinScoreOption = Annotated[
+    float | None, typer.Option("--min-score", help="Drop hits scoring below this cosine.")
+]
+PathsOption = Annotated[bool, typer.Option("--paths", help="Print only paths, one per line.")]
+
+
 @app.command()
 def query(
-    text: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    terms: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="What to look for: words, image paths, or weighted parts joined by + and -, "
+            'e.g. "2:golden retriever" + ./pool.jpg - fruit.',
+            show_default=False,
+        ),
+    ] = None,
     image: Annotated[
         Path | None, typer.Option("--image", help="Query image (with text: composed).")
     ] = None,
@@ -129,16 +151,20 @@ def query(
     instruction: Annotated[
         str | None, typer.Option(help="Task instruction placed before the query text.")
     ] = None,
+    where: WhereOption = None,
+    min_score: MinScoreOption = None,
     index: IndexOption = None,
     model: ModelOption = None,
     device: DeviceOption = None,
     dtype: DtypeOption = None,
     as_json: JsonOption = False,
+    paths: PathsOption = False,
 ) -> None:
-    """Search the index with a text, an image, or both."""
+    """Search the index with a text, an image, both (composed), or weighted parts."""
     from vsearch.index import Index
+    from vsearch.query import run_query
 
-    if text is None and image is None:
+    if not terms and image is None:
         raise _fail(ValueError("give a query text, --image FILE, or both"))
     try:
         with Index.open(
@@ -146,24 +172,46 @@ def query(
             encoder=model,
             **_encoder_options(device, dtype, None),
         ) as idx:
-            hits = idx.search(text, image, k=k, instruction=instruction)
+            if len(idx) == 0:
+                raise VsearchError(f"the index at {idx.folder} is empty; run `vsearch ingest`")
+            result = run_query(
+                idx,
+                terms or [],
+                image=image,
+                k=k,
+                instruction=instruction,
+                filters=where or [],
+                min_score=min_score,
+            )
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
+    _print_hits(result.hits, list(result.records()), as_json=as_json, paths=paths)
+
+
+def _print_hits(
+    hits: list[Any], records: list[dict[str, Any]], *, as_json: bool, paths: bool
+) -> None:
+    """Hits as NDJSON ``records``, as paths, or as the rank/score/size/date/path table."""
     if as_json:
-        for rank, hit in enumerate(hits, 1):
-            typer.echo(json.dumps({"rank": rank, **hit.to_dict()}))
+        for record in records:
+            typer.echo(json.dumps(record))
+        return
+    if paths:
+        for hit in hits:
+            typer.echo(str(hit.abspath))
         return
     if not hits:
-        typer.echo("no results: the index is empty", err=True)
+        typer.echo("no results: nothing passed the filters and --min-score", err=True)
         return
     typer.echo(f"{'rank':>4}  {'score':>6}  {'size':>8}  {'date':<10}  path")
     for rank, hit in enumerate(hits, 1):
-        when = (
-            hit.metadata.get("taken_at")
-            or datetime.fromtimestamp(hit.metadata["mtime"]).isoformat()
-        )
-        size = _human_size(hit.metadata["size"])
-        typer.echo(f"{rank:>4}  {hit.score:6.3f}  {size:>8}  {when[:10]:<10}  {hit.abspath}")
+        typer.echo(f"{rank:>4}  {hit.score:6.3f}  {_hit_columns(hit)}")
+
+
+def _hit_columns(hit: Any) -> str:
+    """size, date (EXIF taken-at, else modification time) and absolute path of a hit."""
+    when = hit.metadata.get("taken_at") or datetime.fromtimestamp(hit.metadata["mtime"]).isoformat()
+    return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {hit.abspath}"
 
 
 @app.command()
@@ -228,6 +276,10 @@ def _human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+# The task commands (rank, ground, classify, similar, dupes) register themselves on ``app``.
+from vsearch import cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:

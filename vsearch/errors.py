@@ -25,3 +25,7 @@ class UnsupportedInput(VsearchError):
 
 class ModelNotFound(VsearchError):
     """An encoder's weights are not on disk and cannot be fetched."""
+
+
+class QueryError(VsearchError):
+    """A malformed query, filter or task argument (the message says what to write instead)."""

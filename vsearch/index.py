@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,8 @@ from vsearch.errors import EncoderMismatch, IndexNotFound, UnsupportedInput, Vse
 from vsearch.ingest.decode import decode_image, read_bytes
 from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun, Progress
 from vsearch.manifest import MANIFEST_NAME, Manifest
+from vsearch.query.filters import Filters, as_filters
+from vsearch.query.search import filtered_search
 from vsearch.store.metadata import MetadataStore
 from vsearch.store.models import STATUS_OK, STATUS_PENDING, ItemRow, VectorRow
 from vsearch.store.vectors import VectorIndex, choose_kind
@@ -330,6 +332,8 @@ class Index:
         *,
         k: int = 10,
         instruction: str | None = None,
+        filters: Filters | Sequence[str] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         """The ``k`` items closest to a text, an image, or both (a composed query).
 
@@ -339,14 +343,20 @@ class Index:
             k: how many hits.
             instruction: the task instruction; default: retrieval for text, image retrieval for
                 an image, composed retrieval for both.
+            filters: conditions every hit meets, e.g. ``["kind=image", "date>=2024-05"]`` (see
+                :mod:`vsearch.query.filters`); ``k`` hits still come back when ``k`` items pass.
+            min_score: drop hits whose cosine similarity is below this.
 
         Returns:
             Hits by descending cosine similarity.
+
+        For weighted multi-part queries see :func:`vsearch.query.run_query`.
         """
         if text is None and image is None:
             raise ValueError("search needs a text, an image or both")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        filters = as_filters(filters)
         item = Item(image=self._query_image(image), text=text)
         if instruction is None:
             family = (
@@ -358,14 +368,35 @@ class Index:
             )
             instruction = TASKS[family].query
         query_emb = self.encoder.encode([item], instruction)
-        return self.search_vector(query_emb[0], k=k)
+        return self.search_vector(query_emb[0], k=k, filters=filters, min_score=min_score)
 
-    def search_vector(self, query_emb: np.ndarray, *, k: int = 10) -> list[Hit]:
-        """The ``k`` items closest to ``query_emb`` (``(dim,)`` float32, unit length)."""
-        if len(self.vectors) == 0:
-            return []
-        scores, ids = self.vectors.search(query_emb[None, :], k)
-        rows = self.store.items_by_id(int(i) for i in ids[0] if i >= 0)
+    def search_vector(
+        self,
+        query_emb: np.ndarray,
+        *,
+        k: int = 10,
+        filters: Filters | Sequence[str] | None = None,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        """The ``k`` items closest to ``query_emb`` (``(dim,)`` float32, unit length).
+
+        ``filters`` and ``min_score`` as in :meth:`search`.
+        """
+        scores, ids = filtered_search(
+            self.vectors,
+            self.store,
+            query_emb,
+            k,
+            filters=as_filters(filters),
+            min_score=min_score,
+        )
+        return self.hits(ids, scores)
+
+    def hits(
+        self, ids: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
+    ) -> list[Hit]:
+        """Hits for item ids with their scores, in the order given; unknown ids are skipped."""
+        rows = self.store.items_by_id(int(i) for i in ids if i >= 0)
         root = self.root or self.folder
         return [
             Hit(
@@ -376,7 +407,7 @@ class Index:
                 rows[i].kind,
                 _hit_metadata(rows[i]),
             )
-            for s, i in zip(scores[0], ids[0], strict=True)
+            for s, i in zip(scores, ids, strict=True)
             if i in rows
         ]
 

@@ -81,6 +81,8 @@ class LabelBridgeEncoder(Encoder):
     """
 
     max_image_side = 448
+    #: Instructions change nothing here; tasks that rely on them (grounding) adapt.
+    reads_instructions = False
 
     def __init__(
         self,

@@ -124,6 +124,14 @@ class MetadataStore:
             rows = session.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))
             return {row.id: row for row in rows}
 
+    def paths_by_id(self) -> dict[int, str]:
+        """The path of every indexed item, by id (one query, however many items)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(ItemRow.id, ItemRow.path).where(ItemRow.status == STATUS_OK)
+            )
+            return {item_id: path for item_id, path in rows}
+
     def item_by_path(self, path: str) -> ItemRow | None:
         with self._sessions() as session:
             return session.scalar(select(ItemRow).where(ItemRow.path == path))

@@ -140,6 +140,31 @@ class VectorIndex:
         with _omp_threads(threads):
             return self.index.search(queries, k)
 
+    def search_among(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` by inner product among the vectors whose id is in ``allowed`` (int64).
+
+        Exact for ``flat``. ``hnsw`` and ``ivfpq`` search their graph or probed lists and skip
+        ids not allowed, so a sparse ``allowed`` can return fewer than ``k`` (score the stored
+        vectors instead).
+
+        Returns:
+            ``(scores float32 (q, k), ids int64 (q, k))``; missing slots have id -1.
+        """
+        k = max(1, min(k, len(allowed), len(self))) if len(self) else 1
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if self.kind == "ivfpq":
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE)
+        elif self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        threads = 1 if len(queries) < SERIAL_QUERIES else faiss.omp_get_max_threads()
+        with _omp_threads(threads):
+            return self.index.search(queries, k, params=params)
+
     def save(self, path: Path) -> None:
         """Write to a temporary file beside ``path``, fsync, then rename over it."""
         path.parent.mkdir(parents=True, exist_ok=True)

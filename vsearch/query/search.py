@@ -1,0 +1,236 @@
+"""Retrieval: embed a parsed query with the right instructions, search, filter, threshold.
+
+Each part of a query is embedded with its task instruction (text: retrieval, image: image
+retrieval, image + text: composed retrieval) unless the caller names one; the query vector is
+the normalised weighted sum of the parts' vectors (rclip-style query arithmetic).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from vsearch.encoders.base import Encoder, Item
+from vsearch.encoders.instructions import TASKS
+from vsearch.errors import QueryError, UnsupportedInput
+from vsearch.ingest.decode import decode_image, read_bytes
+from vsearch.query.filters import Filters, as_filters, matching_ids
+from vsearch.query.parser import ParsedQuery, QueryPart, parse_query
+from vsearch.store.metadata import MetadataStore
+from vsearch.store.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from vsearch.index import Hit, Index
+
+#: Candidates fetched per wanted hit when a filter may reject some, and at least MIN_FETCH:
+#: a flat FAISS search costs the same for 10 or 256 results, and checking 256 ids in SQL takes
+#: about a millisecond, so one round serves filters that pass down to ~5% of the items.
+OVERFETCH = 4
+MIN_FETCH = 256
+#: Past this many candidates, one SQL pass for every matching id plus a FAISS search restricted
+#: to them (an id selector) costs less than fetching more candidates.
+SELECTOR_AT = 4096
+_SQL_CHUNK = 20_000  # ids per ``IN (...)``: below SQLite's 32,766 bound parameters
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Hits of a query, with the parts it was made of and the instruction each was embedded with."""
+
+    hits: list[Hit]
+    parts: tuple[QueryPart, ...]
+    instructions: tuple[str | None, ...]
+
+    @property
+    def instruction(self) -> str | None:
+        """The instruction every part used, or None when the parts used different ones."""
+        unique = set(self.instructions)
+        return self.instructions[0] if len(unique) == 1 else None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """One JSON-ready dict per hit: rank, the hit's fields, the instruction(s) and parts."""
+        parts = [
+            {**p.to_dict(), "instruction": i}
+            for p, i in zip(self.parts, self.instructions, strict=True)
+        ]
+        for rank, hit in enumerate(self.hits, 1):
+            yield {"rank": rank, **hit.to_dict(), "instruction": self.instruction, "parts": parts}
+
+
+def default_instruction(part: QueryPart) -> str:
+    """The MMEB query instruction for a part: retrieval, image retrieval or composed."""
+    if part.image is not None and part.text:
+        return TASKS["composed"].query
+    return TASKS["retrieval" if part.text else "image_retrieval"].query
+
+
+def load_image(image: str | os.PathLike[str] | Image.Image, max_side: int) -> Image.Image:
+    """A query image: decoded like ingested ones (EXIF-transposed, RGB, size-capped).
+
+    Raises:
+        UnsupportedInput: missing or unreadable file, with the path in the message.
+    """
+    if isinstance(image, Image.Image):
+        return image
+    path = Path(image)
+    if not path.is_file():
+        raise UnsupportedInput(f"query image {path} does not exist")
+    try:
+        decoded = decode_image(read_bytes(path), max_side=max_side).item.image
+    except UnsupportedInput as exc:
+        raise UnsupportedInput(f"query image {path}: {exc}") from exc
+    assert decoded is not None
+    return decoded
+
+
+def embed_query(
+    encoder: Encoder, parsed: ParsedQuery, *, instruction: str | None = None
+) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """The query vector of a parsed query.
+
+    Args:
+        encoder: the index's encoder.
+        parsed: weighted parts.
+        instruction: one instruction for every part; None: each part's default.
+
+    Returns:
+        ``((dim,) float32 unit vector, the instruction used for each part)``.
+
+    Raises:
+        QueryError: the weighted parts cancel out.
+    """
+    instructions = tuple(instruction or default_instruction(p) for p in parsed.parts)
+    vectors = []
+    for part, used in zip(parsed.parts, instructions, strict=True):
+        image = None if part.image is None else load_image(part.image, encoder.max_image_side)
+        vectors.append(encoder.encode([Item(image=image, text=part.text)], used)[0])
+    if len(vectors) == 1 and parsed.parts[0].weight > 0:
+        return vectors[0], instructions  # exactly what Index.search embeds
+    weights = np.array([p.weight for p in parsed.parts], dtype=np.float32)
+    combined = weights @ np.stack(vectors)
+    norm = float(np.linalg.norm(combined))
+    if norm < 1e-6:
+        raise QueryError("the query's weighted parts cancel out; nothing is left to search for")
+    return (combined / norm).astype(np.float32), instructions
+
+
+def filtered_search(
+    vectors: VectorIndex,
+    store: MetadataStore,
+    query_emb: np.ndarray,
+    k: int,
+    *,
+    filters: Filters | None = None,
+    min_score: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` ids passing ``filters`` and scoring at least ``min_score``.
+
+    Over-fetches candidates (``OVERFETCH`` per wanted hit, more when few pass) and checks them in
+    SQL, so ``k`` hits come back whenever ``k`` items pass; a very selective filter switches to an
+    exact search among the ids that pass (a FAISS id selector on a flat index, the stored vectors
+    otherwise).
+
+    Args:
+        query_emb: ``(dim,)`` float32, unit length.
+
+    Returns:
+        ``(scores float32 (m,), ids int64 (m,))`` with ``m <= k``, by descending score.
+    """
+    n = len(vectors)
+    if n == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    query = query_emb[None, :]
+    if not filters:
+        scores, ids = vectors.search(query, k)
+        return _cut(scores[0], ids[0], k, min_score)
+    fetch = min(n, max(k * OVERFETCH, MIN_FETCH))
+    while fetch <= SELECTOR_AT:
+        scores, ids = (a[0] for a in vectors.search(query, fetch))
+        found = ids >= 0
+        passed = np.isin(ids, matching_ids(store, filters, ids[found])) & found
+        above = passed if min_score is None else passed & (scores >= min_score)
+        exhausted = fetch >= n or (min_score is not None and scores[found][-1] < min_score)
+        if above.sum() >= k or exhausted:
+            return _cut(scores[passed], ids[passed], k, min_score)
+        rate = max(int(passed.sum()), 1) / fetch
+        fetch = int(min(n, max(fetch * OVERFETCH, 2 * k / rate)))
+    allowed = matching_ids(store, filters)
+    if len(allowed) == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    if vectors.kind == "flat":
+        scores, ids = (a[0] for a in vectors.search_among(query, k, allowed))
+    else:  # a graph or inverted lists searched through a sparse id selector miss items
+        scores, ids = _exact_among(store, query_emb, k, allowed)
+    return _cut(scores, ids, k, min_score)
+
+
+def _exact_among(
+    store: MetadataStore, query_emb: np.ndarray, k: int, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` among ``allowed`` ids, scored on their stored vectors."""
+    scores, ids = [], []
+    for start in range(0, len(allowed), _SQL_CHUNK):
+        found = store.vectors_by_id(int(i) for i in allowed[start : start + _SQL_CHUNK])
+        chunk = np.fromiter(found, dtype=np.int64, count=len(found))
+        if len(chunk):
+            ids.append(chunk)
+            scores.append(np.stack([found[int(i)] for i in chunk]) @ query_emb)
+    if not ids:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    all_scores, all_ids = np.concatenate(scores), np.concatenate(ids)
+    order = np.lexsort((all_ids, -all_scores))[:k]
+    return all_scores[order].astype(np.float32), all_ids[order]
+
+
+def _cut(
+    scores: np.ndarray, ids: np.ndarray, k: int, min_score: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    keep = ids >= 0
+    if min_score is not None:
+        keep &= scores >= min_score
+    return scores[keep][:k], ids[keep][:k]
+
+
+def run_query(
+    index: Index,
+    query: str | Sequence[str] | ParsedQuery,
+    *,
+    image: str | os.PathLike[str] | None = None,
+    k: int = 10,
+    instruction: str | None = None,
+    filters: Filters | Sequence[str] | None = None,
+    min_score: float | None = None,
+) -> QueryResult:
+    """Search ``index`` with a query in the query language (see :mod:`vsearch.query.parser`).
+
+    Args:
+        index: an open index.
+        query: tokens (as a shell passes them), one string, or a parsed query.
+        image: an image for the first part (composed with its text, or the query itself).
+        k: how many hits.
+        instruction: one task instruction for every part (default: per part).
+        filters: conditions such as ``["kind=image", "date>=2024"]``.
+        min_score: drop hits scoring below this cosine similarity.
+
+    Returns:
+        The hits and what was searched for.
+
+    Raises:
+        QueryError, UnsupportedInput, ValueError (k < 1).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    checked = as_filters(filters)
+    if isinstance(query, ParsedQuery):
+        parsed = query if image is None else query.with_image(Path(image))
+    else:
+        parsed = parse_query(query, image=None if image is None else Path(image))
+    query_emb, instructions = embed_query(index.encoder, parsed, instruction=instruction)
+    hits = index.search_vector(query_emb, k=k, filters=checked, min_score=min_score)
+    return QueryResult(hits, parsed.parts, instructions)
