@@ -150,3 +150,24 @@ def test_vsearch_index_env_and_exclude(tmp_path, photo_dir, monkeypatch):
     assert json.loads(result.stdout)["added"] == 4
     assert (tmp_path / "from-env" / "vsearch.json").exists()
     assert json.loads(run("info", "--json").stdout)["items"] == 4
+
+
+def test_every_command_has_help_text_and_a_readme_entry():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    commands = {c.name or c.callback.__name__: c for c in app.registered_commands}
+    assert {
+        "ingest",
+        "query",
+        "info",
+        "train",
+        "rank",
+        "ground",
+        "classify",
+        "similar",
+        "dupes",
+    } <= set(commands)
+    for name, command in commands.items():
+        assert (command.callback.__doc__ or "").strip(), f"{name} has no help text"
+        assert f"vsearch {name}" in readme, f"README has no example of vsearch {name}"

@@ -91,8 +91,11 @@ def ingest(
     batch_size: BatchOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index the images (.jpg .png .webp .gif .bmp .tiff .heic .avif) and texts (.txt .md) of a
-    folder, and keep the index in sync with it on every rerun."""
+    """Index a folder's images and texts (.txt .md) and keep the index in sync with it.
+
+    Images: .jpg .png .webp .gif .bmp .tiff .heic .avif. Rerun it to pick up new, changed,
+    moved and deleted files; files it cannot read are listed with a reason.
+    """
     from vsearch.index import Index
 
     try:
