@@ -169,7 +169,12 @@ def evaluate(
     cache = EmbeddingCache(encoder.identity, cache_dir) if use_cache else None
     try:
         embedder = _Embedder(encoder, cache)
-        results = [evaluate_dataset(d, embedder, progress) for d in datasets if d.rows]
+        results = []
+        for dataset in datasets:
+            if not dataset.rows:
+                log.warning("%s has no rows; it is left out of the report", dataset.name)
+                continue
+            results.append(evaluate_dataset(dataset, embedder, progress))
     finally:
         if cache is not None:
             cache.close()
