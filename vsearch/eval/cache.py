@@ -62,6 +62,7 @@ class EmbeddingCache:
             with self._db:
                 self._db.execute("INSERT INTO meta VALUES ('identity', ?)", (ident,))
         elif stored[0] != ident:
+            self._db.close()
             raise EncoderMismatch(
                 f"embedding cache {self.path} belongs to {stored[0]}, not {ident}; "
                 "delete the file or pass another cache directory"
