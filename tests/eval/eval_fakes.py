@@ -26,8 +26,9 @@ def word_vector(words: list[str], dim: int = 64) -> np.ndarray:
 class FakeEncoder(Encoder):
     """Text -> hashed bag of words; image -> the bag of its dominant colour's name.
 
-    Exact, deterministic scores: an all-red image scores highest against the text "red". It
-    counts the items it embeds, so tests can check what the cache saved.
+    Exact, deterministic scores: an all-red image scores highest against the text "red". Like
+    label-bridge it ignores instructions. It records what it embeds (``embedded``: items,
+    ``seen``: ``(instruction, item)`` pairs), so tests can check what the cache saved.
     """
 
     batch_size = 4
@@ -35,6 +36,7 @@ class FakeEncoder(Encoder):
     def __init__(self, model_id: str = "fake-hash", revision: str = "test") -> None:
         self.calls = 0
         self.embedded: list[Item] = []
+        self.seen: list[tuple[str | None, Item]] = []
         self._identity = EncoderIdentity(model_id, revision, 64, "bag-of-words")
 
     @property
@@ -44,6 +46,7 @@ class FakeEncoder(Encoder):
     def embed_batch(self, prepared: Sequence[Item], instruction: str | None) -> np.ndarray:
         self.calls += 1
         self.embedded.extend(prepared)
+        self.seen.extend((instruction, item) for item in prepared)
         rows = []
         for item in prepared:
             words = (item.text or "").replace(":", " ").split()

@@ -9,7 +9,7 @@ import pytest
 from eval_fakes import write_jsonl
 
 from vsearch.errors import UnsupportedInput
-from vsearch.eval.data import EvalRow, item_text, load_datasets, read_rows
+from vsearch.eval.data import EvalRow, item_text, load_datasets, read_rows, split_instruction
 
 ROW = {
     "qry_text": "<|image_1|>\nRepresent the given image for classification.\n",
@@ -107,3 +107,28 @@ def test_item_text_drops_the_placeholder_and_outer_whitespace(
     text: str, expected: str | None
 ) -> None:
     assert item_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "has_instruction", "expected"),
+    [
+        ("<|image_1|>\nRepresent the given image for classification.\n", True,
+         ("Represent the given image for classification.", None)),
+        ("<|image_1|>\nRepresent the given image with the following question: What is it? A: x\n",
+         True, ("Represent the given image with the following question:", "What is it? A: x")),
+        ("Find me an everyday image that matches the given caption: cormorant: a bird\n", True,
+         ("Find me an everyday image that matches the given caption:", "cormorant: a bird")),
+        ('<|image_1|>\nSelect the portion of the image that isolates the object labeled as "cat"\n',
+         True, ("Select the portion of the image that isolates the object labeled as", '"cat"')),
+        ("cormorant md: animal, bird", False, (None, "cormorant md: animal, bird")),
+        ("tench", False, (None, "tench")),
+        ("<|image_1|>", True, (None, None)),
+    ],
+)
+def test_split_instruction_keeps_mmebs_string_rebuildable(
+    text: str, has_instruction: bool, expected: tuple[str | None, str | None]
+) -> None:
+    instruction, body = split_instruction(text, has_instruction=has_instruction)
+    assert (instruction, body) == expected
+    if instruction and body:
+        assert f"{instruction} {body}" == item_text(text)

@@ -27,15 +27,19 @@ def test_exact_scores_on_the_colour_data(colour_data: Path, fake_encoder: FakeEn
     assert report.overall.precision_at_1 == pytest.approx((200 / 3 + 100) / 2)
 
 
-def test_the_encoder_sees_images_and_stripped_texts(
+def test_the_encoder_gets_the_instruction_apart_from_image_and_text(
     colour_data: Path, fake_encoder: FakeEncoder
 ) -> None:
-    run_eval([colour_data / "VOC2007.jsonl"], encoder=fake_encoder)
-    texts = {item.text for item in fake_encoder.embedded}
-    assert "Represent the given image for classification." in texts
-    assert not any("<|image_1|>" in (t or "") for t in texts)
-    queries = [i for i in fake_encoder.embedded if i.image is not None]
-    assert all(i.image.mode == "RGB" for i in queries)
+    run_eval([colour_data], encoder=fake_encoder)
+    seen = [(inst, item.text, item.image is not None) for inst, item in fake_encoder.seen]
+    cls = "Represent the given image for classification."
+    assert seen.count((cls, None, True)) == 2  # two distinct query pictures
+    assert {(None, label, False) for label in ("red", "green", "blue")} <= set(seen)
+    t2i = "Find me an everyday image that matches the given caption:"
+    assert (t2i, "red", False) in seen
+    assert seen.count(("Represent the given image.", None, True)) == 3
+    assert not any("<|image_1|>" in (text or "") for _, text, _ in seen)
+    assert all(i.image.mode == "RGB" for _, i in fake_encoder.seen if i.image is not None)
 
 
 def test_each_unique_input_is_embedded_once(colour_data: Path, fake_encoder: FakeEncoder) -> None:

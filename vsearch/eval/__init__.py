@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from vsearch.eval.data import EvalDataset, EvalRow, item_text, load_datasets, read_rows
+from vsearch.eval.data import (
+    EvalDataset,
+    EvalRow,
+    item_text,
+    load_datasets,
+    read_rows,
+    split_instruction,
+)
 from vsearch.eval.report import Aggregate, DatasetResult, EvalReport, render_table
 from vsearch.eval.runner import evaluate, run_eval
 
@@ -18,4 +25,5 @@ __all__ = [
     "read_rows",
     "render_table",
     "run_eval",
+    "split_instruction",
 ]

@@ -97,19 +97,45 @@ class EvalDataset:
 
 
 def item_text(text: str) -> str | None:
-    """The text an Encoder receives for one side of an MMEB row.
-
-    MMEB texts already contain their instruction and, when there is an image, the
-    ``<|image_1|>`` placeholder. The harness removes the placeholder and the whitespace around
-    the text, passes the image as ``Item.image`` and calls ``encode(..., instruction=None)``. A
-    VLM2Vec backend therefore rebuilds MMEB's exact prompt as ``"<image token>\\n{text}\\n"``
-    (image) or ``"{text}"`` (text only).
-
-    Returns:
-        The text without the placeholder, or None when nothing but the placeholder was there.
-    """
+    """An MMEB text without its ``<|image_1|>`` placeholder and outer whitespace (None if empty)."""
     stripped = text.replace(MMEB_IMAGE_TOKEN, "").strip()
     return stripped or None
+
+
+def split_instruction(text: str, *, has_instruction: bool) -> tuple[str | None, str | None]:
+    """Split one side of an MMEB row into ``(instruction, text)`` for ``Encoder.encode``.
+
+    MMEB writes the instruction into the text: ``"<|image_1|>\n{instruction} {text}\n"``. The
+    harness hands an encoder the instruction and the rest apart, so that an encoder that reads
+    instructions (VLM2Vec) can rebuild MMEB's exact string as ``"{instruction} {text}"`` (with
+    its image token and newline around it when there is an image), and one that does not
+    (label-bridge) sees just the content. The rule, after removing the placeholder:
+
+    - a side without an instruction (``has_instruction`` False: bare labels, answers and
+      captions of text-only candidates) is all text;
+    - otherwise the instruction runs to the first ``": "`` (colon kept), e.g. "Represent the
+      given image with the following question:" + "What is shown?";
+    - else a trailing double-quoted phrase is the text (MMEB grounding: ``... labeled as``
+      + ``"cat"``);
+    - else it is all instruction and the text is None ("Represent the given image.").
+
+    Returns:
+        ``(instruction or None, text or None)``; ``f"{instruction} {text}"`` equals the input
+        without placeholder and outer whitespace when both are set.
+    """
+    body = item_text(text)
+    if body is None or not has_instruction:
+        return None, body
+    head, sep, tail = body.partition(": ")
+    if sep and tail.strip():
+        return head + ":", tail
+    quoted = _QUOTED_TAIL.fullmatch(body)
+    if quoted:
+        return quoted["instruction"], quoted["text"]
+    return body, None
+
+
+_QUOTED_TAIL = re.compile(r'(?P<instruction>.+?) (?P<text>"[^"]*")', re.DOTALL)
 
 
 def read_rows(path: Path, *, limit: int | None = None) -> list[EvalRow]:

@@ -13,7 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vsearch.encoders.base import Encoder, Item
 from vsearch.errors import UnsupportedInput
 from vsearch.eval.cache import EmbeddingCache, file_digest, item_key
-from vsearch.eval.data import EvalDataset, item_text, load_datasets
+from vsearch.eval.data import EvalDataset, load_datasets, split_instruction
 from vsearch.eval.metrics import gold_rank, precision_at_1, recall_at_k
 from vsearch.eval.report import DatasetResult, EvalReport, aggregate
 
@@ -25,8 +25,9 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class _Input:
-    """One side of a row as the encoder sees it: stripped text and an absolute image path."""
+    """One side of a row as the encoder sees it: instruction, text and absolute image path."""
 
+    instruction: str | None
     text: str | None
     image: Path | None
 
@@ -75,7 +76,7 @@ class _Embedder:
                         f"{inp.image}: cannot read image ({e}); check --image-root"
                     ) from e
             digest = self._digests[inp.image]
-        return item_key(inp.text, digest, None)
+        return item_key(inp.text, digest, inp.instruction)
 
     def ensure(self, inputs: list[_Input], name: str, progress: Progress | None) -> tuple[int, int]:
         """Make ``self.vectors`` hold every input; returns ``(embedded, cached)`` counts."""
@@ -86,17 +87,26 @@ class _Embedder:
         for inp in todo:
             if keys[inp] in hits:
                 self.vectors[inp] = hits[keys[inp]]
-        step = max(1, self.encoder.batch_size)
-        for start in range(0, len(missing), step):
-            chunk = missing[start : start + step]
+        done = 0
+        for chunk in self._batches(missing):
             items = [self._item(inp) for inp in chunk]
-            emb = self.encoder.encode(items, instruction=None)
+            emb = self.encoder.encode(items, instruction=chunk[0].instruction)
             if self.cache is not None:
                 self.cache.put_many([keys[inp] for inp in chunk], emb)
             self.vectors.update(zip(chunk, emb, strict=True))
+            done += len(chunk)
             if progress is not None:
-                progress(name, start + len(chunk), len(missing))
+                progress(name, done, len(missing))
         return len(missing), len(todo) - len(missing)
+
+    def _batches(self, inputs: list[_Input]) -> list[list[_Input]]:
+        """Batches of ``batch_size`` inputs that share one instruction (one ``encode`` call)."""
+        by_instruction: dict[str | None, list[_Input]] = {}
+        for inp in inputs:
+            by_instruction.setdefault(inp.instruction, []).append(inp)
+        step = max(1, self.encoder.batch_size)
+        return [group[i : i + step] for group in by_instruction.values()
+                for i in range(0, len(group), step)]
 
     def _item(self, inp: _Input) -> Item:
         image = None
@@ -105,10 +115,15 @@ class _Embedder:
         return Item(image=image, text=inp.text)
 
 
-def _side(text: str, image_path: str, root: Path, where: str) -> _Input:
-    inp = _Input(item_text(text), (root / image_path).resolve() if image_path else None)
+def _side(text: str, image_path: str, root: Path, where: str, *, query: bool) -> _Input:
+    # Queries and image candidates carry an MMEB instruction; text candidates are bare.
+    instruction, body = split_instruction(text, has_instruction=query or bool(image_path))
+    inp = _Input(instruction, body, (root / image_path).resolve() if image_path else None)
     if inp.text is None and inp.image is None:
-        raise UnsupportedInput(f"{where}: neither text nor image; this row cannot be embedded")
+        if inp.instruction is None:
+            raise UnsupportedInput(f"{where}: neither text nor image; this row cannot be embedded")
+        # A text-only side that is all instruction: embed the instruction as its text.
+        inp = _Input(None, inp.instruction, None)
     return inp
 
 
@@ -120,8 +135,8 @@ def evaluate_dataset(
     queries, candidates = [], []
     for n, row in enumerate(dataset.rows):
         where = f"{dataset.name} row {n}"
-        queries.append(_side(row.qry_text, row.qry_img_path, root, where))
-        candidates.append([_side(t, p, root, where)
+        queries.append(_side(row.qry_text, row.qry_img_path, root, where, query=True))
+        candidates.append([_side(t, p, root, where, query=False)
                            for t, p in zip(row.tgt_text, row.tgt_img_path, strict=True)])
     flat = queries + [c for cands in candidates for c in cands]
     embedded, cached = embedder.ensure(flat, dataset.name, progress)
@@ -155,8 +170,8 @@ def evaluate(
     """Evaluate ``encoder`` on ``datasets`` the way MMEB does.
 
     Args:
-        encoder: any Encoder; it is called with ``instruction=None`` since MMEB texts carry
-            their instructions (see ``vsearch.eval.data.item_text``).
+        encoder: any Encoder; each side of a row reaches it as ``Item(image, text)`` plus the
+            instruction split off MMEB's text (see ``vsearch.eval.data.split_instruction``).
         datasets: from ``load_datasets``.
         cache_dir: where the embedding cache lives; default ``$VSEARCH_HOME/eval-cache``.
         use_cache: False embeds everything and writes nothing to disk.
