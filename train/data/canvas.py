@@ -138,8 +138,6 @@ def build_grounding(
     ``candidates``. Train rows: the object's crop is positive, another object of the same canvas
     is the hard negative. Image paths in rows are relative to ``out_root``.
     """
-    from train.data.tasks import CROP_TARGET, GROUNDING_QUERY, eval_row, train_row
-
     (out_root / prefix).mkdir(parents=True, exist_ok=True)
     crops_of: list[list[str]] = []
     windows_of: list[list[str]] = []
@@ -161,6 +159,16 @@ def build_grounding(
         canvases.append({"canvas": f"{stem}.png", "objects": [
             {"name": n, "source": pictures[i][1], "box": list(b)}
             for i, n, b in zip(group, canvas.names, canvas.boxes, strict=True)]})
+    rows = _grounding_rows(canvases, crops_of, windows_of, rng, train=train,
+                           candidates=candidates)
+    return GroundingSet(rows, canvases)
+
+
+def _grounding_rows(canvases: list[dict], crops_of: list[list[str]], windows_of: list[list[str]],
+                    rng: random.Random, *, train: bool, candidates: int) -> list[dict]:
+    """One row per object of every canvas; see ``build_grounding``."""
+    from train.data.tasks import CROP_TARGET, GROUNDING_QUERY, eval_row, train_row
+
     rows = []
     for c, meta in enumerate(canvases):
         for j, obj in enumerate(meta["objects"]):
@@ -175,4 +183,4 @@ def build_grounding(
             negatives += rng.sample(pool, min(len(pool), candidates - 1 - len(negatives)))
             targets = [(CROP_TARGET, p) for p in [crops_of[c][j], *negatives]]
             rows.append(eval_row(query, meta["canvas"], targets))
-    return GroundingSet(rows, canvases)
+    return rows
