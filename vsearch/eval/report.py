@@ -93,7 +93,10 @@ def render_table(report: EvalReport) -> str:
     Returns:
         The table as lines joined by newlines, without a trailing newline.
     """
-    width = max([len(d.name) for d in report.datasets] + [len("Overall"), 14])
+    labels = [f"{t} ({a.n_datasets})" for t, a in report.meta_tasks.items()]
+    if report.overall is not None:
+        labels.append(f"Overall ({report.overall.n_datasets})")
+    width = max([len(d.name) for d in report.datasets] + [len(x) for x in labels] + [7])
     head = f"{'dataset':<{width}}  {'meta-task':<14}  {'queries':>7}  {'P@1':>6}  {'R@5':>6}"
     lines = [f"model: {report.model.get('model_id')} ({report.model.get('revision')})", head,
              "-" * len(head)]
