@@ -1,0 +1,1 @@
+"""Training recipes and dataset builders (not part of the installed vsearch package)."""

@@ -1,0 +1,1 @@
+"""Dataset builders: the open mini-MMEB from Open Clip Art."""
