@@ -6,7 +6,7 @@ DEMO_DIR := demo-photos
 DEMO_INDEX := indexes/demo
 VSEARCH := HF_HUB_OFFLINE=1 $(BIN)/vsearch
 
-.PHONY: setup demo test lint bench bench-train tiny-train clean
+.PHONY: setup demo test lint bench bench-train tiny-train mini-mmeb mini-mmeb-baseline clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,19 @@ tiny-train: setup
 	$(VSEARCH) train train/recipes/tiny.toml
 	$(VSEARCH) ingest build/colours/images --index indexes/tiny-trained --model runs/tiny/final
 	$(VSEARCH) query "a red square" --index indexes/tiny-trained -k 3
+
+# The open mini-MMEB from Debian's Open Clip Art (train/data/README.md): installs the packages.
+OPENCLIPART_PKGS := openclipart-svg openclipart-png
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+mini-mmeb: setup
+	dpkg -s $(OPENCLIPART_PKGS) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+	  $(SUDO) apt-get install -y --no-install-recommends $(OPENCLIPART_PKGS); }
+	$(BIN)/python -m train.data.mini_mmeb --library /usr/share/openclipart --out train/data/mini-mmeb
+
+mini-mmeb-baseline: mini-mmeb
+	$(VSEARCH) eval train/data/mini-mmeb/eval --model label-bridge \
+	  --out train/data/results/label-bridge-mini-mmeb.json
 
 lint: setup
 	$(BIN)/ruff check vsearch tests bench train

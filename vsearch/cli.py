@@ -252,6 +252,27 @@ def train(
         typer.echo(f"  skipped {count} row(s): {reason}")
 
 
+@app.command("eval")
+def eval_(
+    data: Annotated[list[Path], typer.Argument(help="MMEB-eval .jsonl/.parquet files or folders.")],
+    model: ModelOption = None,
+    image_root: Annotated[
+        Path | None, typer.Option(help="Folder the rows' image paths are relative to.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N rows per dataset.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+) -> None:
+    """Evaluate an encoder on MMEB-eval data: Precision@1 per dataset, meta-task means."""
+    from vsearch.eval import render_table, run_eval
+
+    try:
+        report = run_eval(data, model=model, image_root=image_root, limit=limit, out=out)
+    except (VsearchError, ValueError) as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else render_table(report))
+
+
 @app.command()
 def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Show what an index holds and which encoder built it."""

@@ -35,21 +35,35 @@ def colour_data(tmp_path: Path) -> Path:
     qry = "<|image_1|>\nRepresent the given image for classification.\n"
     labels = ["red", "green", "blue"]
     cls_rows = [
-        {"qry_text": qry, "qry_img_path": "images/red.png",
-         "tgt_text": ["red", "green", "blue"], "tgt_img_path": ["", "", ""]},
-        {"qry_text": qry, "qry_img_path": "images/blue.png",
-         "tgt_text": ["blue", "red", "green"], "tgt_img_path": ["", "", ""]},
+        {
+            "qry_text": qry,
+            "qry_img_path": "images/red.png",
+            "tgt_text": ["red", "green", "blue"],
+            "tgt_img_path": ["", "", ""],
+        },
+        {
+            "qry_text": qry,
+            "qry_img_path": "images/blue.png",
+            "tgt_text": ["blue", "red", "green"],
+            "tgt_img_path": ["", "", ""],
+        },
         # Gold says "green" for a red picture: the encoder must get this one wrong.
-        {"qry_text": qry, "qry_img_path": "images/red.png",
-         "tgt_text": ["green", "red", "blue"], "tgt_img_path": ["", "", ""]},
+        {
+            "qry_text": qry,
+            "qry_img_path": "images/red.png",
+            "tgt_text": ["green", "red", "blue"],
+            "tgt_img_path": ["", "", ""],
+        },
     ]
     write_jsonl(root / "VOC2007.jsonl", cls_rows)
     tgt = "<|image_1|>\nRepresent the given image.\n"
     t2i_rows = [
-        {"qry_text": f"Find me an everyday image that matches the given caption: {c}\n",
-         "qry_img_path": "",
-         "tgt_text": [tgt] * 3,
-         "tgt_img_path": [f"images/{c}.png"] + [f"images/{o}.png" for o in labels if o != c]}
+        {
+            "qry_text": f"Find me an everyday image that matches the given caption: {c}\n",
+            "qry_img_path": "",
+            "tgt_text": [tgt] * 3,
+            "tgt_img_path": [f"images/{c}.png"] + [f"images/{o}.png" for o in labels if o != c],
+        }
         for c in labels
     ]
     write_jsonl(root / "colour_t2i.jsonl", t2i_rows)

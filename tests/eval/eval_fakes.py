@@ -57,7 +57,6 @@ class FakeEncoder(Encoder):
         return l2_normalize(np.stack(rows))
 
 
-
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

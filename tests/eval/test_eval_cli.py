@@ -10,8 +10,9 @@ from eval_fakes import FakeEncoder
 
 typer_testing = pytest.importorskip("typer.testing")
 # ImportError too: a vsearch.cli written against a newer vsearch than this checkout.
-cli = pytest.importorskip("vsearch.cli", reason="vsearch.cli cannot be imported",
-                          exc_type=ImportError)
+cli = pytest.importorskip(
+    "vsearch.cli", reason="vsearch.cli cannot be imported", exc_type=ImportError
+)
 
 
 def _has_eval_command() -> bool:

@@ -81,8 +81,13 @@ def test_limit_and_json_report(colour_data: Path, tmp_path: Path) -> None:
     report = run_eval([colour_data], encoder=FakeEncoder(), limit=1, out=out)
     assert [d.n_queries for d in report.datasets] == [1, 1]
     written = json.loads(out.read_text())
-    assert written["model"] == {"model_id": "fake-hash", "revision": "test", "dim": 64,
-                                "pooling": "bag-of-words", "normalized": True}
+    assert written["model"] == {
+        "model_id": "fake-hash",
+        "revision": "test",
+        "dim": 64,
+        "pooling": "bag-of-words",
+        "normalized": True,
+    }
     assert written["limit"] == 1
     assert written["datasets"][0]["precision_at_1"] == 100.0
     assert written["overall"]["precision_at_1"] == 100.0
@@ -118,8 +123,12 @@ def _result(name: str, task: str | None, p1: float) -> DatasetResult:
 
 
 def test_aggregation_is_unweighted_per_meta_task_and_over_datasets() -> None:
-    results = [_result("a", "classification", 10.0), _result("b", "classification", 30.0),
-               _result("c", "retrieval", 80.0), _result("d", None, 0.0)]
+    results = [
+        _result("a", "classification", 10.0),
+        _result("b", "classification", 30.0),
+        _result("c", "retrieval", 80.0),
+        _result("d", None, 0.0),
+    ]
     per_task, overall = aggregate(results)
     assert list(per_task) == ["classification", "retrieval"]
     assert per_task["classification"].precision_at_1 == 20.0

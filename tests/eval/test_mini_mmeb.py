@@ -23,12 +23,48 @@ SVG = """<?xml version="1.0" encoding="UTF-8"?>
 <dc:creator><cc:Agent><dc:title>{creator}</dc:title></cc:Agent></dc:creator>
 </cc:Work></rdf:RDF></metadata></svg>
 """
-FRUIT = ["apple", "pear", "plum", "cherry", "lemon", "lime", "orange", "peach", "mango", "kiwi",
-         "grape", "melon"]
-ANIMALS = ["fox", "wolf", "bear", "deer", "otter", "badger", "hare", "lynx", "moose", "bison",
-           "mole", "stoat"]
-COUNTRIES = ["ireland", "france", "spain", "italy", "norway", "sweden", "poland", "austria",
-             "greece", "malta", "latvia", "estonia"]
+FRUIT = [
+    "apple",
+    "pear",
+    "plum",
+    "cherry",
+    "lemon",
+    "lime",
+    "orange",
+    "peach",
+    "mango",
+    "kiwi",
+    "grape",
+    "melon",
+]
+ANIMALS = [
+    "fox",
+    "wolf",
+    "bear",
+    "deer",
+    "otter",
+    "badger",
+    "hare",
+    "lynx",
+    "moose",
+    "bison",
+    "mole",
+    "stoat",
+]
+COUNTRIES = [
+    "ireland",
+    "france",
+    "spain",
+    "italy",
+    "norway",
+    "sweden",
+    "poland",
+    "austria",
+    "greece",
+    "malta",
+    "latvia",
+    "estonia",
+]
 
 
 def draw(path: Path, rng: random.Random) -> None:
@@ -40,13 +76,25 @@ def draw(path: Path, rng: random.Random) -> None:
     image.save(path)
 
 
-def add(root: Path, rel: str, title: str, keywords: list[str], rng: random.Random,
-        creator: str = "Jane Painter") -> None:
+def add(
+    root: Path,
+    rel: str,
+    title: str,
+    keywords: list[str],
+    rng: random.Random,
+    creator: str = "Jane Painter",
+) -> None:
     draw(root / "png" / f"{rel}.png", rng)
     svg = root / "svg" / f"{rel}.svg"
     svg.parent.mkdir(parents=True, exist_ok=True)
-    svg.write_text(SVG.format(title=title, description="", creator=creator,
-                              keywords="".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)))
+    svg.write_text(
+        SVG.format(
+            title=title,
+            description="",
+            creator=creator,
+            keywords="".join(f"<rdf:li>{k}</rdf:li>" for k in keywords),
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +121,10 @@ def built(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def rows(folder: Path) -> dict[str, list[dict]]:
     spec = json.loads((folder / "datasets.json").read_text())
-    return {d["name"]: [json.loads(line) for line in (folder / d["file"]).open()]
-            for d in spec["datasets"]}
+    return {
+        d["name"]: [json.loads(line) for line in (folder / d["file"]).open()]
+        for d in spec["datasets"]
+    }
 
 
 def test_metadata_titles_and_file_names(library: Path) -> None:
@@ -103,8 +153,13 @@ def _clipart_sources(split_rows: dict[str, list[dict]], manifest: dict, split: s
     paths = set()
     for dataset in split_rows.values():
         for r in dataset:
-            for p in [r.get("qry_img_path"), r.get("qry_image_path"), r.get("pos_image_path"),
-                      r.get("neg_image_path"), *r.get("tgt_img_path", [])]:
+            for p in [
+                r.get("qry_img_path"),
+                r.get("qry_image_path"),
+                r.get("pos_image_path"),
+                r.get("neg_image_path"),
+                *r.get("tgt_img_path", []),
+            ]:
                 if p and p.startswith("clipart/"):
                     paths.add(p.removeprefix("clipart/").removesuffix(".png"))
     for canvas in manifest[f"canvases_{split}"]:
@@ -159,7 +214,11 @@ def test_the_build_is_deterministic(library: Path, built: Path, tmp_path: Path) 
 
 def test_vsearch_eval_reads_the_built_eval_split(built: Path) -> None:
     report = run_eval([built / "eval"], encoder=FakeEncoder())
-    assert {d.meta_task for d in report.datasets} == {"classification", "vqa", "retrieval",
-                                                       "grounding"}
+    assert {d.meta_task for d in report.datasets} == {
+        "classification",
+        "vqa",
+        "retrieval",
+        "grounding",
+    }
     assert [d.name for d in report.datasets] == [d.name for d in load_datasets([built / "eval"])]
     assert all(d.n_queries > 0 for d in report.datasets)

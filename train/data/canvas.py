@@ -47,8 +47,11 @@ def opaque_picture(path: Path) -> Image.Image:
 def _cells(k: int, size: tuple[int, int]) -> list[Box]:
     w, h = size
     if k == 4:
-        return [(x * w // 2, y * h // 2, (x + 1) * w // 2, (y + 1) * h // 2)
-                for y in range(2) for x in range(2)]
+        return [
+            (x * w // 2, y * h // 2, (x + 1) * w // 2, (y + 1) * h // 2)
+            for y in range(2)
+            for x in range(2)
+        ]
     return [(i * w // k, 0, (i + 1) * w // k, h) for i in range(k)]
 
 
@@ -80,8 +83,14 @@ def object_crop(canvas: Canvas, index: int) -> Image.Image:
     """The crop around object ``index`` with a small margin."""
     left, top, right, bottom = canvas.boxes[index]
     w, h = canvas.image.size
-    return canvas.image.crop((max(0, left - MARGIN), max(0, top - MARGIN),
-                              min(w, right + MARGIN), min(h, bottom + MARGIN)))
+    return canvas.image.crop(
+        (
+            max(0, left - MARGIN),
+            max(0, top - MARGIN),
+            min(w, right + MARGIN),
+            min(h, bottom + MARGIN),
+        )
+    )
 
 
 def random_windows(canvas: Canvas, rng: random.Random, n: int = WINDOWS_PER_CANVAS) -> list[Box]:
@@ -156,16 +165,28 @@ def build_grounding(
             windows.append(f"{stem}_w{j}.png")
         crops_of.append(crops)
         windows_of.append(windows)
-        canvases.append({"canvas": f"{stem}.png", "objects": [
-            {"name": n, "source": pictures[i][1], "box": list(b)}
-            for i, n, b in zip(group, canvas.names, canvas.boxes, strict=True)]})
-    rows = _grounding_rows(canvases, crops_of, windows_of, rng, train=train,
-                           candidates=candidates)
+        canvases.append(
+            {
+                "canvas": f"{stem}.png",
+                "objects": [
+                    {"name": n, "source": pictures[i][1], "box": list(b)}
+                    for i, n, b in zip(group, canvas.names, canvas.boxes, strict=True)
+                ],
+            }
+        )
+    rows = _grounding_rows(canvases, crops_of, windows_of, rng, train=train, candidates=candidates)
     return GroundingSet(rows, canvases)
 
 
-def _grounding_rows(canvases: list[dict], crops_of: list[list[str]], windows_of: list[list[str]],
-                    rng: random.Random, *, train: bool, candidates: int) -> list[dict]:
+def _grounding_rows(
+    canvases: list[dict],
+    crops_of: list[list[str]],
+    windows_of: list[list[str]],
+    rng: random.Random,
+    *,
+    train: bool,
+    candidates: int,
+) -> list[dict]:
     """One row per object of every canvas; see ``build_grounding``."""
     from train.data.tasks import CROP_TARGET, GROUNDING_QUERY, eval_row, train_row
 
@@ -175,8 +196,14 @@ def _grounding_rows(canvases: list[dict], crops_of: list[list[str]], windows_of:
             query = GROUNDING_QUERY.format(name=obj["name"])
             own = crops_of[c][:j] + crops_of[c][j + 1 :]
             if train:
-                rows.append(train_row(query, meta["canvas"], (CROP_TARGET, crops_of[c][j]),
-                                      (CROP_TARGET, rng.choice(own))))
+                rows.append(
+                    train_row(
+                        query,
+                        meta["canvas"],
+                        (CROP_TARGET, crops_of[c][j]),
+                        (CROP_TARGET, rng.choice(own)),
+                    )
+                )
                 continue
             negatives = own + windows_of[c]
             pool = [p for k in range(len(canvases)) if k != c for p in crops_of[k] + windows_of[k]]

@@ -33,13 +33,25 @@ COLLECTION_TITLE = re.compile(
 #: A title shared by more files than this is a collection name ("card", "people", "stick man").
 MAX_TITLE_USES = 2
 #: Descriptions that say nothing about the picture.
-NOT_A_DESCRIPTION = re.compile(r"HASH\(|@|https?:|made with|created with|sodipodi|inkscape",
-                               re.IGNORECASE)
+NOT_A_DESCRIPTION = re.compile(
+    r"HASH\(|@|https?:|made with|created with|sodipodi|inkscape", re.IGNORECASE
+)
 #: Larger pictures are skipped: decoding them costs more than they add.
 MAX_PIXELS = 16_000_000
 #: Keywords that say nothing about the picture.
-NOISE_KEYWORDS = {"hash", "icons", "icon", "theme", "clipart", "clip art", "svg", "magick",
-                  "lemon theme icon", "mimeicon", "united nations member"}
+NOISE_KEYWORDS = {
+    "hash",
+    "icons",
+    "icon",
+    "theme",
+    "clipart",
+    "clip art",
+    "svg",
+    "magick",
+    "lemon theme icon",
+    "mimeicon",
+    "united nations member",
+}
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,24 @@ ImagePath = Callable[[ClipArt], str]
 
 def eval_row(qry_text: str, qry_img: str, targets: list[tuple[str, str]]) -> Row:
     """An MMEB-eval row; ``targets`` are ``(text, image path)`` pairs, gold first."""
-    return {"qry_text": qry_text, "qry_img_path": qry_img,
-            "tgt_text": [t for t, _ in targets], "tgt_img_path": [p for _, p in targets]}
+    return {
+        "qry_text": qry_text,
+        "qry_img_path": qry_img,
+        "tgt_text": [t for t, _ in targets],
+        "tgt_img_path": [p for _, p in targets],
+    }
 
 
 def train_row(qry: str, qry_img: str, pos: tuple[str, str], neg: tuple[str, str] = ("", "")) -> Row:
     """An MMEB-train row; ``pos``/``neg`` are ``(text, image path)``, "" meaning none."""
-    return {"qry": qry, "qry_image_path": qry_img, "pos_text": pos[0], "pos_image_path": pos[1],
-            "neg_text": neg[0], "neg_image_path": neg[1]}
+    return {
+        "qry": qry,
+        "qry_image_path": qry_img,
+        "pos_text": pos[0],
+        "pos_image_path": pos[1],
+        "neg_text": neg[0],
+        "neg_image_path": neg[1],
+    }
 
 
 def humanize(folder: str) -> str:
@@ -51,8 +61,9 @@ def humanize(folder: str) -> str:
     return re.sub(r"[_-]+", " ", folder).strip()
 
 
-def cap_per_group(arts: Iterable[ClipArt], key: Callable[[ClipArt], str], cap: int,
-                  rng: random.Random) -> list[ClipArt]:
+def cap_per_group(
+    arts: Iterable[ClipArt], key: Callable[[ClipArt], str], cap: int, rng: random.Random
+) -> list[ClipArt]:
     """At most ``cap`` arts per group, picked at random, returned in path order."""
     groups: dict[str, list[ClipArt]] = defaultdict(list)
     for art in arts:
@@ -68,9 +79,16 @@ def leaf_folder(art: ClipArt) -> str:
     return art.rel.rsplit("/", 1)[0]
 
 
-def classification(arts: list[ClipArt], labels: dict[str, str], label_of: Callable[[ClipArt],
-                   str | None], image: ImagePath, *, cap: int, rng: random.Random,
-                   train: bool) -> list[Row]:
+def classification(
+    arts: list[ClipArt],
+    labels: dict[str, str],
+    label_of: Callable[[ClipArt], str | None],
+    image: ImagePath,
+    *,
+    cap: int,
+    rng: random.Random,
+    train: bool,
+) -> list[Row]:
     """Image -> its folder label. ``labels``: folder key -> label text (the candidate set)."""
     keyed = [a for a in arts if label_of(a) in labels]
     picked = cap_per_group(keyed, lambda a: label_of(a) or "", cap, rng)
@@ -86,9 +104,17 @@ def classification(arts: list[ClipArt], labels: dict[str, str], label_of: Callab
     return rows
 
 
-def qa(arts: list[ClipArt], question: str, answer_of: Callable[[ClipArt], str | None],
-       image: ImagePath, *, cap: int, candidates: int, rng: random.Random,
-       train: bool) -> list[Row]:
+def qa(
+    arts: list[ClipArt],
+    question: str,
+    answer_of: Callable[[ClipArt], str | None],
+    image: ImagePath,
+    *,
+    cap: int,
+    candidates: int,
+    rng: random.Random,
+    train: bool,
+) -> list[Row]:
     """Image + question -> the answer the metadata gives, against other pictures' answers."""
     with_answer = [a for a in arts if answer_of(a)]
     picked = cap_per_group(with_answer, leaf_folder, cap, rng)
@@ -121,8 +147,9 @@ def flag_answer(art: ClipArt) -> str | None:
     return re.sub(r"\s+", " ", answer).strip(" -") or None
 
 
-def retrieval(arts: list[ClipArt], image: ImagePath, *, cap: int, queries: int,
-              rng: random.Random) -> tuple[list[Row], list[Row]]:
+def retrieval(
+    arts: list[ClipArt], image: ImagePath, *, cap: int, queries: int, rng: random.Random
+) -> tuple[list[Row], list[Row]]:
     """Caption -> image and image -> caption over pictures whose caption is unique.
 
     Returns:
@@ -137,21 +164,29 @@ def retrieval(arts: list[ClipArt], image: ImagePath, *, cap: int, queries: int,
     t2i, i2t = [], []
     for art in picked:
         others = [o for o in picked if o is not art]
-        t2i.append(eval_row(T2I_QUERY.format(caption=art.caption), "",
-                            [(IMAGE_TARGET, image(o)) for o in [art, *others]]))
+        t2i.append(
+            eval_row(
+                T2I_QUERY.format(caption=art.caption),
+                "",
+                [(IMAGE_TARGET, image(o)) for o in [art, *others]],
+            )
+        )
         i2t.append(eval_row(I2T_QUERY, image(art), [(o.caption, "") for o in [art, *others]]))
     return t2i, i2t
 
 
-def retrieval_train(arts: list[ClipArt], image: ImagePath, *, cap: int,
-                    rng: random.Random) -> tuple[list[Row], list[Row]]:
+def retrieval_train(
+    arts: list[ClipArt], image: ImagePath, *, cap: int, rng: random.Random
+) -> tuple[list[Row], list[Row]]:
     """MMEB-train rows for both retrieval directions, one pair per uniquely captioned picture."""
     counts: dict[str, int] = defaultdict(int)
     for art in arts:
         counts[art.caption.lower()] += 1
-    picked = cap_per_group([a for a in arts if counts[a.caption.lower()] == 1], leaf_folder,
-                           cap, rng)
-    t2i = [train_row(T2I_QUERY.format(caption=a.caption), "", (IMAGE_TARGET, image(a)))
-           for a in picked]
+    picked = cap_per_group(
+        [a for a in arts if counts[a.caption.lower()] == 1], leaf_folder, cap, rng
+    )
+    t2i = [
+        train_row(T2I_QUERY.format(caption=a.caption), "", (IMAGE_TARGET, image(a))) for a in picked
+    ]
     i2t = [train_row(I2T_QUERY, image(a), (a.caption, "")) for a in picked]
     return t2i, i2t

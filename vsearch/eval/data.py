@@ -28,18 +28,50 @@ META_TASKS = ("classification", "vqa", "retrieval", "grounding")
 #: The 36 MMEB datasets and their meta-tasks (VLM2Vec paper, arXiv 2410.05160, table 1).
 MMEB_META_TASKS: dict[str, str] = {
     **dict.fromkeys(
-        ["ImageNet-1K", "N24News", "HatefulMemes", "VOC2007", "SUN397", "Place365",
-         "ImageNet-A", "ImageNet-R", "ObjectNet", "Country211"],
+        [
+            "ImageNet-1K",
+            "N24News",
+            "HatefulMemes",
+            "VOC2007",
+            "SUN397",
+            "Place365",
+            "ImageNet-A",
+            "ImageNet-R",
+            "ObjectNet",
+            "Country211",
+        ],
         "classification",
     ),
     **dict.fromkeys(
-        ["OK-VQA", "A-OKVQA", "DocVQA", "InfographicsVQA", "ChartQA", "Visual7W",
-         "ScienceQA", "VizWiz", "GQA", "TextVQA"],
+        [
+            "OK-VQA",
+            "A-OKVQA",
+            "DocVQA",
+            "InfographicsVQA",
+            "ChartQA",
+            "Visual7W",
+            "ScienceQA",
+            "VizWiz",
+            "GQA",
+            "TextVQA",
+        ],
         "vqa",
     ),
     **dict.fromkeys(
-        ["VisDial", "CIRR", "VisualNews_t2i", "VisualNews_i2t", "MSCOCO_t2i", "MSCOCO_i2t",
-         "NIGHTS", "WebQA", "FashionIQ", "Wiki-SS-NQ", "OVEN", "EDIS"],
+        [
+            "VisDial",
+            "CIRR",
+            "VisualNews_t2i",
+            "VisualNews_i2t",
+            "MSCOCO_t2i",
+            "MSCOCO_i2t",
+            "NIGHTS",
+            "WebQA",
+            "FashionIQ",
+            "Wiki-SS-NQ",
+            "OVEN",
+            "EDIS",
+        ],
         "retrieval",
     ),
     **dict.fromkeys(["MSCOCO", "RefCOCO", "RefCOCO-Matching", "Visual7W-Pointing"], "grounding"),
@@ -65,8 +97,9 @@ class EvalRow:
         Raises:
             UnsupportedInput: a field is missing or the candidate lists disagree in length.
         """
-        missing = [k for k in ("qry_text", "qry_img_path", "tgt_text", "tgt_img_path")
-                   if k not in record]
+        missing = [
+            k for k in ("qry_text", "qry_img_path", "tgt_text", "tgt_img_path") if k not in record
+        ]
         if missing:
             raise UnsupportedInput(
                 f"{where}: missing MMEB-eval field(s) {', '.join(missing)}; expected "

@@ -98,8 +98,11 @@ def render_table(report: EvalReport) -> str:
         labels.append(f"Overall ({report.overall.n_datasets})")
     width = max([len(d.name) for d in report.datasets] + [len(x) for x in labels] + [7])
     head = f"{'dataset':<{width}}  {'meta-task':<14}  {'queries':>7}  {'P@1':>6}  {'R@5':>6}"
-    lines = [f"model: {report.model.get('model_id')} ({report.model.get('revision')})", head,
-             "-" * len(head)]
+    lines = [
+        f"model: {report.model.get('model_id')} ({report.model.get('revision')})",
+        head,
+        "-" * len(head),
+    ]
     for d in report.datasets:
         lines.append(
             f"{d.name:<{width}}  {d.meta_task or '-':<14}  {d.n_queries:>7}  "
@@ -108,10 +111,14 @@ def render_table(report: EvalReport) -> str:
     lines.append("-" * len(head))
     for task, agg in report.meta_tasks.items():
         label = f"{task} ({agg.n_datasets})"
-        lines.append(f"{label:<{width}}  {'mean':<14}  {'':>7}  "
-                     f"{agg.precision_at_1:>6.1f}  {agg.recall_at_5:>6.1f}")
+        lines.append(
+            f"{label:<{width}}  {'mean':<14}  {'':>7}  "
+            f"{agg.precision_at_1:>6.1f}  {agg.recall_at_5:>6.1f}"
+        )
     if report.overall is not None:
         label = f"Overall ({report.overall.n_datasets})"
-        lines.append(f"{label:<{width}}  {'mean':<14}  {'':>7}  "
-                     f"{report.overall.precision_at_1:>6.1f}  {report.overall.recall_at_5:>6.1f}")
+        lines.append(
+            f"{label:<{width}}  {'mean':<14}  {'':>7}  "
+            f"{report.overall.precision_at_1:>6.1f}  {report.overall.recall_at_5:>6.1f}"
+        )
     return "\n".join(lines)

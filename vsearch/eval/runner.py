@@ -105,8 +105,11 @@ class _Embedder:
         for inp in inputs:
             by_instruction.setdefault(inp.instruction, []).append(inp)
         step = max(1, self.encoder.batch_size)
-        return [group[i : i + step] for group in by_instruction.values()
-                for i in range(0, len(group), step)]
+        return [
+            group[i : i + step]
+            for group in by_instruction.values()
+            for i in range(0, len(group), step)
+        ]
 
     def _item(self, inp: _Input) -> Item:
         image = None
@@ -136,15 +139,22 @@ def evaluate_dataset(
     for n, row in enumerate(dataset.rows):
         where = f"{dataset.name} row {n}"
         queries.append(_side(row.qry_text, row.qry_img_path, root, where, query=True))
-        candidates.append([_side(t, p, root, where, query=False)
-                           for t, p in zip(row.tgt_text, row.tgt_img_path, strict=True)])
+        candidates.append(
+            [
+                _side(t, p, root, where, query=False)
+                for t, p in zip(row.tgt_text, row.tgt_img_path, strict=True)
+            ]
+        )
     flat = queries + [c for cands in candidates for c in cands]
     embedded, cached = embedder.ensure(flat, dataset.name, progress)
     vec = embedder.vectors
-    ranks = np.array([
-        gold_rank(np.stack([vec[c] for c in cands]) @ vec[q])
-        for q, cands in zip(queries, candidates, strict=True)
-    ], dtype=np.int64)
+    ranks = np.array(
+        [
+            gold_rank(np.stack([vec[c] for c in cands]) @ vec[q])
+            for q, cands in zip(queries, candidates, strict=True)
+        ],
+        dtype=np.int64,
+    )
     log.info("%s: %d queries, %d embedded, %d cached", dataset.name, len(ranks), embedded, cached)
     return DatasetResult(
         name=dataset.name,
