@@ -190,3 +190,48 @@ def test_gradient_checkpointing_gives_the_same_step(tmp_path, tiny_base):
         losses.append(Trainer(run, model, progress=False).train().losses)
         (tmp_path / "run").rename(tmp_path / f"run-{checkpointing}")
     assert losses[1] == pytest.approx(losses[0], abs=1e-5)
+
+
+def test_training_evaluates_with_the_mmeb_harness(tmp_path, tiny_base, monkeypatch):
+    from train.data.colours import COLOURS
+    from vsearch.encoders.instructions import TASKS
+    from vsearch.training import run_training
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "colours"
+    build_colours(data, size=16)
+    names = list(COLOURS)
+    rows = [
+        {
+            "qry_text": f"{TASKS['retrieval'].query} a {name} square",
+            "qry_img_path": "",
+            "tgt_text": ["<|image_1|>\nRepresent the given image."] * len(names),
+            "tgt_img_path": [f"images/{n}.png" for n in [name] + [m for m in names if m != name]],
+        }
+        for name in names
+    ]
+    (data / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        f"""
+[model]
+base = "{tiny_base}"
+lora_dropout = 0.0
+[train]
+output_dir = "run"
+batch_size = 4
+max_steps = 2
+eval_every = 2
+eval_data = ["{data / "eval.jsonl"}"]
+device = "cpu"
+[[datasets]]
+path = "{data / "colours.jsonl"}"
+image_root = "{data}"
+"""
+    )
+    run_training(str(recipe), progress=False)
+    logged = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert "eval_overall_p@1" in logged[-1] and "eval_eval_p@1" in logged[-1]
+    assert 0.0 <= logged[-1]["eval_overall_p@1"] <= 100.0

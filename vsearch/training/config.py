@@ -57,7 +57,9 @@ class TrainConfig:
     bf16: bool = doc(True, "bf16 autocast on CUDA (ignored on CPU)")
     save_every: int = doc(0, "checkpoint every N steps (0 = only at the end)")
     log_every: int = doc(1, "append metrics every N steps")
-    eval_every: int = doc(0, "run the evaluation hook every N steps (0 = never)")
+    eval_every: int = doc(0, "evaluate every N steps (0 = never)")
+    eval_data: tuple[str, ...] = doc((), "MMEB-eval files or folders scored by vsearch eval")
+    eval_limit: int = doc(0, "at most N rows per eval dataset (0 = all)")
     seed: int = doc(42, "seed of data order, initialisation and dropout")
     device: str = doc("auto", "auto, cpu, cuda or cuda:N")
 
