@@ -53,6 +53,18 @@ def config(tmp_path, base, adapter="lora", **train):
     )
 
 
+def write_recipe(path, base, data, **train):
+    """A TOML recipe: LoRA on ``base``, the colour rows under ``data``, 2 CPU steps at batch 4."""
+    settings = {"batch_size": 4, "max_steps": 2, "device": "cpu", **train}
+    lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    path.write_text(
+        f'[model]\nbase = "{base}"\nlora_dropout = 0.0\n[train]\n'
+        + "\n".join(lines)
+        + f'\n[[datasets]]\npath = "{data}/colours.jsonl"\nimage_root = "{data}"\n'
+    )
+    return path
+
+
 def embed(spec, items):
     return load_encoder(spec, device="cpu", dtype="float32").encode(items)
 
@@ -89,22 +101,8 @@ def test_training_an_adapter_spec_is_refused(tmp_path, tiny_base):
 def test_train_command_then_ingest_and_query_with_the_result(tmp_path, tiny_base, monkeypatch):
     monkeypatch.chdir(tmp_path)
     build_colours(tmp_path / "build" / "colours", size=16)
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(
-        f"""
-[model]
-base = "{tiny_base}"
-lora_dropout = 0.0
-[train]
-output_dir = "runs/t"
-batch_size = 4
-gc_chunk_size = 2
-max_steps = 2
-device = "cpu"
-[[datasets]]
-path = "build/colours/colours.jsonl"
-image_root = "build/colours"
-"""
+    recipe = write_recipe(
+        tmp_path / "r.toml", tiny_base, "build/colours", output_dir="runs/t", gc_chunk_size=2
     )
     result = runner.invoke(app, ["train", str(recipe), "--json"])
     assert result.exit_code == 0, result.output
@@ -211,23 +209,13 @@ def test_training_evaluates_with_the_mmeb_harness(tmp_path, tiny_base, monkeypat
         for name in names
     ]
     (data / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(
-        f"""
-[model]
-base = "{tiny_base}"
-lora_dropout = 0.0
-[train]
-output_dir = "run"
-batch_size = 4
-max_steps = 2
-eval_every = 2
-eval_data = ["{data / "eval.jsonl"}"]
-device = "cpu"
-[[datasets]]
-path = "{data / "colours.jsonl"}"
-image_root = "{data}"
-"""
+    recipe = write_recipe(
+        tmp_path / "r.toml",
+        tiny_base,
+        data,
+        output_dir="run",
+        eval_every=2,
+        eval_data=[str(data / "eval.jsonl")],
     )
     run_training(str(recipe), progress=False)
     logged = [
