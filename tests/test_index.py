@@ -212,3 +212,12 @@ def test_the_document_instructions_are_recorded(built):
             "image": "Represent the given image.",
             "text": None,
         }
+
+
+def test_the_package_exports_the_public_api():
+    import vsearch
+
+    assert vsearch.Index is Index
+    assert {"Index", "Hit", "Encoder", "load_encoder", "VsearchError"} <= set(vsearch.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        vsearch.Nope  # noqa: B018
