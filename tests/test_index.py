@@ -221,3 +221,10 @@ def test_the_package_exports_the_public_api():
     assert {"Index", "Hit", "Encoder", "load_encoder", "VsearchError"} <= set(vsearch.__all__)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         vsearch.Nope  # noqa: B018
+
+
+def test_home_relative_paths_are_expanded(tmp_path, photo_dir, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with Index.open_or_create("~/idx", encoder=HashEncoder()) as idx:
+        assert idx.ingest("~/photos").added == 7
+    assert (tmp_path / "idx" / "vsearch.json").exists()

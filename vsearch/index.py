@@ -101,7 +101,7 @@ class Index:
         index_kind: str = "auto",
     ) -> Index:
         """Create an empty index at ``path`` for ``encoder`` (default: the default model)."""
-        folder = Path(path)
+        folder = Path(path).expanduser()
         if (folder / MANIFEST_NAME).exists():
             raise VsearchError(f"an index already exists at {folder}; open it instead")
         choose_kind(0, index_kind)  # validates the name
@@ -143,7 +143,7 @@ class Index:
         Raises:
             IndexNotFound, SchemaVersionError, EncoderMismatch.
         """
-        folder = Path(path)
+        folder = Path(path).expanduser()
         manifest = Manifest.load(folder)
         store = MetadataStore(manifest.store_url or _sqlite_url(folder))
         store.check_schema(str(folder))
@@ -174,7 +174,7 @@ class Index:
         **encoder_options: Any,
     ) -> Index:
         """Open the index at ``path``, or create it for ``encoder`` when there is none."""
-        if (Path(path) / MANIFEST_NAME).exists():
+        if (Path(path).expanduser() / MANIFEST_NAME).exists():
             return cls.open(path, encoder=encoder, reindex=reindex, **encoder_options)
         if isinstance(encoder, str) or encoder is None:
             encoder = load_encoder(encoder, **encoder_options)
@@ -311,7 +311,7 @@ class Index:
                 raise VsearchError(f"index at {self.folder} has no folder yet; name one to ingest")
             folder = recorded
         else:
-            folder = Path(root).resolve()
+            folder = Path(root).expanduser().resolve()
             if recorded is not None and folder != recorded:
                 raise VsearchError(
                     f"index at {self.folder} holds the files of {recorded}, not {folder}; "
