@@ -19,14 +19,13 @@ from PIL import Image
 from sqlalchemy import delete, update
 
 from vsearch.encoders.base import Encoder, EncoderIdentity, Item
-from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS, TASKS
+from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS
 from vsearch.encoders.registry import load_encoder
-from vsearch.errors import EncoderMismatch, IndexNotFound, UnsupportedInput, VsearchError
-from vsearch.ingest.decode import decode_image, read_bytes
+from vsearch.errors import EncoderMismatch, IndexNotFound, VsearchError
 from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun, Progress
 from vsearch.manifest import MANIFEST_NAME, Manifest
 from vsearch.query.filters import Filters, as_filters
-from vsearch.query.search import filtered_search
+from vsearch.query.search import filtered_search, instruction_for, load_image
 from vsearch.store.metadata import MetadataStore
 from vsearch.store.models import STATUS_OK, STATUS_PENDING, ItemRow, VectorRow
 from vsearch.store.vectors import VectorIndex, choose_kind
@@ -357,16 +356,10 @@ class Index:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = as_filters(filters)
-        item = Item(image=self._query_image(image), text=text)
+        query_image = None if image is None else load_image(image, self.encoder.max_image_side)
+        item = Item(image=query_image, text=text)
         if instruction is None:
-            family = (
-                "composed"
-                if text and image is not None
-                else "retrieval"
-                if text
-                else "image_retrieval"
-            )
-            instruction = TASKS[family].query
+            instruction = instruction_for(text, has_image=image is not None)
         query_emb = self.encoder.encode([item], instruction)
         return self.search_vector(query_emb[0], k=k, filters=filters, min_score=min_score)
 
@@ -410,19 +403,6 @@ class Index:
             for s, i in zip(scores, ids, strict=True)
             if i in rows
         ]
-
-    def _query_image(
-        self, image: str | os.PathLike[str] | Image.Image | None
-    ) -> Image.Image | None:
-        if image is None or isinstance(image, Image.Image):
-            return image
-        path = Path(image)
-        if not path.is_file():
-            raise UnsupportedInput(f"query image {path} does not exist")
-        try:
-            return decode_image(read_bytes(path), max_side=self.encoder.max_image_side).item.image
-        except UnsupportedInput as exc:
-            raise UnsupportedInput(f"query image {path}: {exc}") from exc
 
     # ---- the rest --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from vsearch.encoders.base import Encoder, Item
 from vsearch.errors import UnsupportedInput
@@ -16,6 +16,7 @@ from vsearch.eval.cache import EmbeddingCache, file_digest, item_key
 from vsearch.eval.data import EvalDataset, load_datasets, split_instruction
 from vsearch.eval.metrics import gold_rank, precision_at_1, recall_at_k
 from vsearch.eval.report import DatasetResult, EvalReport, aggregate
+from vsearch.ingest.decode import decode_image, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +34,18 @@ class _Input:
 
 
 def load_image(path: Path, max_side: int) -> Image.Image:
-    """Open an image as RGB, upright, transparent parts on white, longest side <= ``max_side``.
+    """Decode an image as ingest does: RGB, upright, transparency on white, size-capped.
 
     Raises:
         UnsupportedInput: the file is missing or not an image.
     """
     try:
-        with Image.open(path) as raw:
-            image = ImageOps.exif_transpose(raw)
-            image.load()
-    except (OSError, UnidentifiedImageError) as e:
+        image = decode_image(read_bytes(path), max_side=max_side).item.image
+    except UnsupportedInput as e:
         raise UnsupportedInput(
             f"{path}: cannot read image ({e}); check --image-root points at the images folder"
         ) from e
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # Clip art is drawn on a transparent canvas; black behind it would hide dark lines.
-        rgba = image.convert("RGBA")
-        image = Image.new("RGB", rgba.size, "white")
-        image.paste(rgba, mask=rgba.getchannel("A"))
-    image = image.convert("RGB")
-    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    assert image is not None
     return image
 
 

@@ -65,9 +65,14 @@ class QueryResult:
 
 def default_instruction(part: QueryPart) -> str:
     """The MMEB query instruction for a part: retrieval, image retrieval or composed."""
-    if part.image is not None and part.text:
+    return instruction_for(part.text, has_image=part.image is not None)
+
+
+def instruction_for(text: str | None, *, has_image: bool) -> str:
+    """Composed for image + text, retrieval for text alone, image retrieval for an image."""
+    if has_image and text:
         return TASKS["composed"].query
-    return TASKS["retrieval" if part.text else "image_retrieval"].query
+    return TASKS["retrieval" if text else "image_retrieval"].query
 
 
 def load_image(image: str | os.PathLike[str] | Image.Image, max_side: int) -> Image.Image:
