@@ -1,0 +1,1 @@
+"""The hand-captioned real-photo evaluation set (see README.md)."""
