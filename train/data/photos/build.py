@@ -176,8 +176,8 @@ def build(out: Path, *, only_available: bool = False, captions: Path = CAPTIONS)
     manifest = {
         "image_root": ".",
         "datasets": [
-            {"name": T2I_NAME, "file": f"{T2I_NAME}.jsonl", "meta_task": "retrieval", "rows": len(t2i)},
-            {"name": I2T_NAME, "file": f"{I2T_NAME}.jsonl", "meta_task": "retrieval", "rows": len(i2t)},
+            {"name": name, "file": f"{name}.jsonl", "meta_task": "retrieval", "rows": len(rows)}
+            for name, rows in ((T2I_NAME, t2i), (I2T_NAME, i2t))
         ],
     }
     (out / "datasets.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
