@@ -6,7 +6,8 @@ DEMO_DIR := demo-photos
 DEMO_INDEX := indexes/demo
 VSEARCH := HF_HUB_OFFLINE=1 $(BIN)/vsearch
 
-.PHONY: setup demo test lint bench bench-train tiny-train mini-mmeb mini-mmeb-baseline clean
+.PHONY: setup demo test lint bench bench-train tiny-train mini-mmeb mini-mmeb-baseline photo-set \
+	photo-set-baseline clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +53,19 @@ mini-mmeb: setup
 mini-mmeb-baseline: mini-mmeb
 	$(VSEARCH) eval train/data/mini-mmeb/eval --model label-bridge \
 	  --out train/data/results/label-bridge-mini-mmeb.json
+
+# The hand-captioned real-photo set (train/data/photos/README.md): installs the wallpaper packages.
+PHOTO_PKGS := mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 \
+	lomiri-wallpapers-20.04
+
+photo-set: setup
+	dpkg -s $(PHOTO_PKGS) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+	  $(SUDO) apt-get install -y --no-install-recommends $(PHOTO_PKGS); }
+	$(BIN)/python -m train.data.photos.build --out train/data/photos/built
+
+photo-set-baseline: photo-set
+	$(VSEARCH) eval train/data/photos/built --model label-bridge \
+	  --out train/data/results/label-bridge-photos.json
 
 lint: setup
 	$(BIN)/ruff check vsearch tests bench train
