@@ -64,6 +64,10 @@ def canonical_spec(spec: str) -> str:
 def _build(spec: str, options: dict[str, Any]) -> Encoder:
     if spec in _FACTORIES:
         return _FACTORIES[spec](**options)
+    from vsearch.encoders.mini import MiniEncoder, is_mini_dir
+
+    if is_mini_dir(spec):
+        return MiniEncoder(spec, **options)
     if _PATH_FACTORY:
         try:
             return _PATH_FACTORY[0](spec, **options)
@@ -76,12 +80,14 @@ def _build(spec: str, options: dict[str, Any]) -> Encoder:
 
 
 def _register_builtins() -> None:
-    if DEFAULT_MODEL in _FACTORIES:
+    if "label-bridge" in _FACTORIES:
         return
     from vsearch.encoders.label_bridge import LabelBridgeEncoder
+    from vsearch.encoders.mini import MiniEncoder
     from vsearch.encoders.vlm2vec import load_vlm2vec
 
-    register(DEFAULT_MODEL, LabelBridgeEncoder)
+    register("label-bridge", LabelBridgeEncoder)
+    register("mini", MiniEncoder)
     if not _PATH_FACTORY:
         # Directories and hub ids are VLM2Vec checkpoints unless another loader was set.
         register_path_loader(load_vlm2vec)

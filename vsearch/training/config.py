@@ -29,6 +29,10 @@ class ModelConfig:
     target_modules: tuple[str, ...] = doc((), "module names to adapt; empty = backbone default")
     extra_trainable: tuple[str, ...] = doc((), "name substrings of more parameters to train fully")
     gradient_checkpointing: bool = doc(False, "recompute activations in backward to save memory")
+    options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "architecture options of a registered base (e.g. mini's grid)"},
+    )
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,9 @@ def _build(kind: type, data: dict[str, Any], where: str) -> Any:
     _check_keys(data, set(fields), where)
     data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     for name, value in data.items():
-        expected = type(fields[name].default)
+        spec = fields[name]
+        default = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default
+        expected = type(default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             continue
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -43,6 +43,10 @@ def register_trainable_path_builder(builder: TrainableBuilder) -> None:
 
 
 def build_trainable(config: ModelConfig, device: str) -> TrainableModel:
+    if "mini" not in _BUILDERS:
+        from vsearch.encoders.mini.training import build_trainable as build_mini
+
+        register_trainable("mini", build_mini)
     if config.base in _BUILDERS:
         return _BUILDERS[config.base](config, device)
     if _PATH_BUILDER:

@@ -1,0 +1,96 @@
+"""The mini encoder: the default, a small VLM2Vec-style model that runs offline on a CPU."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vsearch.encoders.base import Encoder, EncoderIdentity, l2_normalize
+from vsearch.encoders.label_bridge import LabelBridgeEncoder, Prepared
+from vsearch.encoders.mini.model import MiniModel
+from vsearch.encoders.mini.parts import Evidence, build_model
+from vsearch.encoders.mini.weights import is_mini_dir, read_weights, shipped_dir
+from vsearch.errors import ModelNotFound
+
+
+class MiniEncoder(Encoder):
+    """EfficientNet-Lite0 visual tokens read with an instruction by a LoRA-tuned MiniLM.
+
+    An image (with or without text) is embedded from ``[CLS] instruction [visual tokens]
+    [label token] top labels text [SEP]``, fused with its label-bridge vector. A text alone is
+    embedded by all-MiniLM-L6-v2 exactly as sentence-transformers does, without the
+    instruction: text search is the sentence model's, and images were trained to meet it.
+    """
+
+    max_image_side = 448
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int | None = None,
+        **unknown: object,
+    ) -> None:
+        if unknown:
+            raise ValueError(
+                f"mini does not take {', '.join(sorted(unknown))}; "
+                "valid options: device, dtype, batch_size"
+            )
+        if dtype not in (None, "float32"):
+            raise ValueError(f"mini runs in float32 only, not {dtype}")
+        folder = Path(weights).expanduser() if weights is not None else shipped_dir()
+        if not is_mini_dir(folder):
+            raise ModelNotFound(f"{folder} holds no mini model (model.safetensors + mini.json)")
+        config, tensors, digest = read_weights(folder)
+        model = build_model(config, tensors)
+        model.merge_adapter()
+        self._attach(LabelBridgeEncoder(device=device, batch_size=batch_size), model, digest[:12])
+
+    @classmethod
+    def around(cls, bridge: LabelBridgeEncoder, model: MiniModel) -> MiniEncoder:
+        """An encoder view of a model in training (the trainer's eval hook scores it)."""
+        encoder = cls.__new__(cls)
+        encoder._attach(bridge, model, f"in-training-{id(model):x}")
+        return encoder
+
+    def _attach(self, bridge: LabelBridgeEncoder, model: MiniModel, revision: str) -> None:
+        self.bridge = bridge
+        self.device = bridge.device
+        self.batch_size = bridge.batch_size
+        self.evidence = Evidence(bridge, model.config)
+        self.model = model.to(self.device).eval()
+        self._identity = EncoderIdentity(
+            model_id="mini",
+            revision=f"{revision}+{bridge.identity.revision}",
+            dim=bridge.dim,
+            pooling="mean + label-bridge",
+        )
+
+    @property
+    def identity(self) -> EncoderIdentity:
+        return self._identity
+
+    def prepare(self, item: object) -> Prepared:
+        return self.bridge.prepare(item)  # type: ignore[arg-type]
+
+    @torch.inference_mode()
+    def embed_batch(self, prepared: Sequence[Prepared], instruction: str | None) -> np.ndarray:
+        out = np.zeros((len(prepared), self.dim), dtype=np.float32)
+        with_image = [i for i, p in enumerate(prepared) if p.pixels is not None]
+        text_only = [i for i, p in enumerate(prepared) if p.pixels is None]
+        if with_image:
+            pixels = torch.stack([prepared[i].pixels for i in with_image])
+            evidence = self.evidence.of_pixels(pixels)
+            inputs = self.evidence.inputs(
+                evidence, [instruction] * len(with_image), [prepared[i].text for i in with_image]
+            )
+            vectors = self.model(inputs, evidence, self.evidence.bridge_vectors(evidence))
+            out[with_image] = vectors.cpu().numpy()
+        if text_only:
+            out[text_only] = self.bridge.text_model.embed([prepared[i].text for i in text_only])
+        return l2_normalize(out)
