@@ -1,7 +1,8 @@
-"""Build a small folder of real photographs that ships offline, for the README's demo.
+"""Build a small folder of real photographs and some clip art, offline, for the README's demo.
 
 Sources: the sample photographs inside the scikit-image wheel (CC0 or public domain; see
-skimage/data/_fetchers.py for each one's author and licence). Usage:
+skimage/data/_fetchers.py for each one's author and licence) and six public-domain Open Clip Art
+drawings kept in ``train/data/demo_clipart`` (its README names them). Usage:
 
     python train/data/demo_photos.py DEST
 """
@@ -28,20 +29,25 @@ PHOTOS = [
 ]
 
 
+CLIPART = Path(__file__).parent / "demo_clipart"
+
+
 def build(dest: Path) -> list[Path]:
+    """Copy the photos into ``dest`` and the clip art into ``dest/clipart``."""
     import skimage
 
     source = Path(skimage.__file__).parent / "data"
-    dest.mkdir(parents=True, exist_ok=True)
+    sources = [(source / name, dest / name) for name in PHOTOS]
+    sources += [(png, dest / "clipart" / png.name) for png in sorted(CLIPART.glob("*.png"))]
     copied = []
-    for name in PHOTOS:
-        target = dest / name
+    for origin, target in sources:
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
-            shutil.copy2(source / name, target)
+            shutil.copy2(origin, target)
         copied.append(target)
     return copied
 
 
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "demo-photos")
-    print(f"{len(build(out))} photos in {out}/")
+    print(f"{len(build(out))} pictures in {out}/ (photos, and clip art in {out}/clipart/)")
