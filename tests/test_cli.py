@@ -121,7 +121,7 @@ def test_reindex_with_another_model(indexed):
     assert json.loads(result.stdout)["path"] == "notes.txt"
 
 
-def test_end_to_end_with_label_bridge_on_real_photos(tmp_path):
+def test_end_to_end_with_the_default_model_on_real_photos(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in ["cat", "coffee", "rocket"]:

@@ -1,0 +1,156 @@
+"""The mini encoder: the shipped default model, loaded offline from the package's own files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from train.data.colours import COLOURS
+from train.data.colours import build as build_colours
+from vsearch.encoders import DEFAULT_MODEL, Item, load_encoder
+from vsearch.encoders.instructions import TASKS
+from vsearch.encoders.mini import MiniEncoder, shipped_dir
+from vsearch.encoders.mini.training import TrainableMini, text_content
+from vsearch.errors import ModelNotFound
+from vsearch.training import RunConfig, Trainer
+from vsearch.training.config import ModelConfig
+
+from ..conftest import DATA
+
+IMAGE = TASKS["retrieval"].target
+
+
+@pytest.fixture(scope="module")
+def mini() -> MiniEncoder:
+    return load_encoder("mini")
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[Image.Image]:
+    return [Image.open(DATA / n).convert("RGB") for n in ("cat.jpg", "coffee.jpg", "rocket.jpg")]
+
+
+def test_the_shipped_weights_load_offline_with_their_provenance(mini):
+    assert mini.identity.model_id == "mini" and mini.dim == 384
+    manifest = json.loads((shipped_dir() / "mini.json").read_text())
+    assert manifest["recipe"]["path"] == "train/recipes/mini.toml"
+    assert manifest["data"]["train_rows_sha256"]
+    assert {"mini-MMEB", "photos"} <= set(manifest["eval"])
+    assert (shipped_dir() / "model.safetensors").stat().st_size < 8_000_000
+
+
+def test_label_bridge_stays_the_default_while_it_wins_on_photos():
+    """The default is the model that is better on real photographs (README, issue 6)."""
+    results = Path(__file__).parents[2] / "train" / "data" / "results"
+    t2i = {
+        name: {d["name"]: d["precision_at_1"] for d in json.loads(path.read_text())["datasets"]}[
+            "Photos-T2I"
+        ]
+        for name, path in (
+            ("label-bridge", results / "label-bridge-photos.json"),
+            ("mini", results / "mini-photos.json"),
+        )
+    }
+    expected = "mini" if t2i["mini"] >= t2i["label-bridge"] else "label-bridge"
+    assert expected == DEFAULT_MODEL
+
+
+def test_vectors_are_unit_384d_and_deterministic(mini, photos):
+    items = [Item(image=p) for p in photos] + [Item(text="a cat"), Item(image=photos[0], text="x")]
+    first = mini.encode(items, IMAGE)
+    assert first.shape == (5, 384) and first.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    again = load_encoder("mini").encode(items[::-1], IMAGE)[::-1]  # a new instance, other batch
+    np.testing.assert_allclose(first, again, atol=1e-5)
+
+
+def test_instruction_changes_an_image_embedding(mini, photos):
+    image = [Item(image=photos[0])]
+    plain = mini.encode(image, IMAGE)[0]
+    classify = mini.encode(image, TASKS["classification"].query)[0]
+    assert plain @ classify < 0.9999
+    asked = mini.encode([Item(image=photos[0], text="What colour is it?")], TASKS["vqa"].query)[0]
+    assert plain @ asked < 0.9999
+
+
+def test_text_alone_is_the_sentence_model_whatever_the_instruction(mini):
+    from vsearch.encoders.sentence import SentenceModel
+
+    texts = ["a cat on a sofa", "rocket launch at night"]
+    expected = SentenceModel().embed(texts)
+    for instruction in (None, TASKS["retrieval"].query):
+        got = mini.encode([Item(text=t) for t in texts], instruction)
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_photos_find_their_captions(mini, photos):
+    captions = ["a cat", "a cup of coffee", "a rocket launch"]
+    images = mini.encode([Item(image=p) for p in photos], IMAGE)
+    queries = mini.encode([Item(text=c) for c in captions], TASKS["retrieval"].query)
+    assert (queries @ images.T).argmax(axis=1).tolist() == [0, 1, 2]
+
+
+def test_a_folder_without_mini_weights_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFound, match="holds no mini model"):
+        MiniEncoder(tmp_path)
+    with pytest.raises(ValueError, match="valid options"):
+        MiniEncoder(colour="red")
+
+
+def test_text_content_drops_only_a_leading_query_instruction():
+    assert text_content(f"{TASKS['retrieval'].query} a red car\n") == "a red car"
+    assert text_content("star 32pt: stars, shapes") == "star 32pt: stars, shapes"
+
+
+def colour_score(model: TrainableMini) -> float:
+    """Text-to-image P@1 over the eight colour squares, through the model's Encoder view."""
+    names = list(COLOURS)
+    encoder = model.encoder
+    queries = encoder.encode([Item(text=f"a {n} square") for n in names], TASKS["retrieval"].query)
+    squares = [Item(image=Image.new("RGB", (64, 64), COLOURS[n])) for n in names]
+    images = encoder.encode(squares, IMAGE)
+    return float(((queries @ images.T).argmax(axis=1) == np.arange(len(names))).mean())
+
+
+def test_a_short_training_run_improves_the_fixture_score(tmp_path):
+    build_colours(tmp_path / "colours", size=64)
+    config = RunConfig.from_dict(
+        {
+            "model": {"base": "mini", "options": {"drop_visual": 0.0, "drop_labels": 0.0}},
+            "train": {
+                "output_dir": str(tmp_path / "run"),
+                "batch_size": 8,
+                "learning_rate": 3e-3,
+                "temperature": 0.05,
+                "max_steps": 25,
+                "device": "cpu",
+                "seed": 0,
+            },
+            "datasets": [
+                {
+                    "path": str(tmp_path / "colours" / "colours.jsonl"),
+                    "image_root": str(tmp_path / "colours"),
+                }
+            ],
+        }
+    )
+    torch.manual_seed(0)
+    model = TrainableMini(config.model, "cpu")
+    before = colour_score(model)
+    result = Trainer(config, model, progress=False).train()
+    after = colour_score(model)
+    assert after > before and after >= 0.75, (before, after)
+    trained = MiniEncoder(result.output)
+    assert trained.identity.revision != load_encoder("mini").identity.revision
+
+
+def test_the_trainer_builds_mini_from_its_registered_name():
+    from vsearch.training.model import build_trainable
+
+    model = build_trainable(ModelConfig(base="mini", options={"grid": 1}), "cpu")
+    assert isinstance(model, TrainableMini) and model.config.visual_tokens == 2
