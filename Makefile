@@ -7,7 +7,7 @@ DEMO_INDEX := indexes/demo
 VSEARCH := HF_HUB_OFFLINE=1 $(BIN)/vsearch
 
 .PHONY: setup demo test lint bench bench-train tiny-train mini-mmeb mini-mmeb-baseline photo-set \
-	photo-set-baseline clean
+	photo-set-baseline mini-model clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,8 @@ demo: setup
 	$(VSEARCH) query "a cup of coffee" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a rocket launch" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a motorcycle" --index $(DEMO_INDEX) -k 3
+	$(VSEARCH) query "a red and white lighthouse" --index $(DEMO_INDEX) -k 3
+	$(VSEARCH) query "a guitar" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query --image $(DEMO_DIR)/chelsea.png --index $(DEMO_INDEX) -k 3
 
 test: setup
@@ -63,6 +65,20 @@ photo-set: setup
 	  $(SUDO) apt-get install -y --no-install-recommends $(PHOTO_PKGS); }
 	$(BIN)/python -m train.data.photos.build --out train/data/photos/built
 
+# The shipped default model: train it with the recipe (about 40 min on 2 CPU cores), score it on
+# mini-MMEB and on the photo set, and install it with its provenance into the package.
+MINI_RUN := runs/mini
+mini-model: mini-mmeb photo-set
+	rm -rf $(MINI_RUN)
+	$(VSEARCH) train train/recipes/mini.toml
+	$(VSEARCH) eval train/data/mini-mmeb/eval --model $(MINI_RUN)/final \
+	  --out train/data/results/mini-mini-mmeb.json
+	$(VSEARCH) eval train/data/photos/built --model $(MINI_RUN)/final \
+	  --out train/data/results/mini-photos.json
+	$(BIN)/python -m train.publish_mini $(MINI_RUN)/final \
+	  --eval mini-MMEB=train/data/results/mini-mini-mmeb.json \
+	  --eval photos=train/data/results/mini-photos.json
+
 photo-set-baseline: photo-set
 	$(VSEARCH) eval train/data/photos/built --model label-bridge \
 	  --out train/data/results/label-bridge-photos.json
@@ -73,6 +89,7 @@ lint: setup
 
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_ingest.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_mini.py
 
 bench-train: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_train.py
