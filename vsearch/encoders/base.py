@@ -109,6 +109,18 @@ class Encoder(abc.ABC):
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
+def check_float32_options(model: str, dtype: str | None, unknown: dict[str, object]) -> None:
+    """One-line errors for the options of an encoder that takes device, dtype and batch_size
+    and runs in float32 only."""
+    if unknown:
+        raise ValueError(
+            f"{model} does not take {', '.join(sorted(unknown))}; "
+            "valid options: device, dtype, batch_size"
+        )
+    if dtype not in (None, "float32"):
+        raise ValueError(f"{model} runs in float32 only, not {dtype}")
+
+
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero). ``(n, d)`` float32."""
     vectors = np.asarray(vectors, dtype=np.float32)

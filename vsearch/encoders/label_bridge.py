@@ -20,7 +20,13 @@ import torch
 from PIL import Image
 
 from vsearch import config
-from vsearch.encoders.base import Encoder, EncoderIdentity, Item, l2_normalize
+from vsearch.encoders.base import (
+    Encoder,
+    EncoderIdentity,
+    Item,
+    check_float32_options,
+    l2_normalize,
+)
 from vsearch.encoders.sentence import SentenceModel
 
 IMAGE_SIZE = 224
@@ -92,13 +98,7 @@ class LabelBridgeEncoder(Encoder):
         batch_size: int | None = None,
         **unknown: object,
     ) -> None:
-        if unknown:
-            raise ValueError(
-                f"label-bridge does not take {', '.join(sorted(unknown))}; "
-                "valid options: device, dtype, batch_size"
-            )
-        if dtype not in (None, "float32"):
-            raise ValueError(f"label-bridge runs in float32 only, not {dtype}")
+        check_float32_options("label-bridge", dtype, unknown)
         self.device = device or "cpu"
         self.batch_size = batch_size or 32
         self.text_model = SentenceModel(device=self.device)

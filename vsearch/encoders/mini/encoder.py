@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsearch.encoders.base import Encoder, EncoderIdentity, l2_normalize
+from vsearch.encoders.base import Encoder, EncoderIdentity, check_float32_options, l2_normalize
 from vsearch.encoders.label_bridge import LabelBridgeEncoder, Prepared
 from vsearch.encoders.mini.model import MiniModel
 from vsearch.encoders.mini.parts import Evidence, build_model
@@ -36,13 +36,7 @@ class MiniEncoder(Encoder):
         batch_size: int | None = None,
         **unknown: object,
     ) -> None:
-        if unknown:
-            raise ValueError(
-                f"mini does not take {', '.join(sorted(unknown))}; "
-                "valid options: device, dtype, batch_size"
-            )
-        if dtype not in (None, "float32"):
-            raise ValueError(f"mini runs in float32 only, not {dtype}")
+        check_float32_options("mini", dtype, unknown)
         folder = Path(weights).expanduser() if weights is not None else shipped_dir()
         if not is_mini_dir(folder):
             raise ModelNotFound(f"{folder} holds no mini model (model.safetensors + mini.json)")
