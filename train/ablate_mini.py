@@ -28,6 +28,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "recipe (grid 2, 3 label words, fusion 1)": {},
     "visual tokens dropped half the time": {"drop_visual": 0.5},
     "no visual tokens (labels only)": {"drop_visual": 1.0},
+    "distilled towards label-bridge (weight 1)": {"distill_weight": 1.0},
 }
 
 

@@ -154,3 +154,22 @@ def test_the_trainer_builds_mini_from_its_registered_name():
 
     model = build_trainable(ModelConfig(base="mini", options={"grid": 1}), "cpu")
     assert isinstance(model, TrainableMini) and model.config.visual_tokens == 2
+
+
+def test_distillation_adds_a_term_per_step_and_refuses_gradcache(tmp_path, photos):
+    model = TrainableMini(ModelConfig(base="mini", options={"distill_weight": 1.0}), "cpu")
+    model.module.train()
+    model.embed([Item(image=photos[0], text=IMAGE), Item(text="a cat")])
+    term = model.auxiliary_loss()
+    assert term is not None and term.requires_grad and 0 < term.item() < 2
+    assert model.auxiliary_loss() is None  # consumed by the step that asked for it
+    build_colours(tmp_path / "colours")
+    config = RunConfig.from_dict(
+        {
+            "model": {"base": "mini"},
+            "train": {"output_dir": str(tmp_path / "run"), "gc_chunk_size": 4, "device": "cpu"},
+            "datasets": [{"path": str(tmp_path / "colours" / "colours.jsonl")}],
+        }
+    )
+    with pytest.raises(ValueError, match="gc_chunk_size = 0"):
+        Trainer(config, model, progress=False)

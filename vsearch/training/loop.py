@@ -82,6 +82,8 @@ class Trainer:
             raise ValueError(
                 f"batch_size {self.train_cfg.batch_size} must divide by the {self.world.size} ranks"
             )
+        if self.train_cfg.gc_chunk_size and getattr(model, "uses_auxiliary_loss", False):
+            raise ValueError("this model's auxiliary loss needs gc_chunk_size = 0 (no GradCache)")
         self.params = trainable_parameters(model.module)
         if not self.params:
             raise ValueError("the model has no trainable parameters")
@@ -124,13 +126,16 @@ class Trainer:
 
     def _loss(self, reps: list[torch.Tensor]) -> torch.Tensor:
         query, target, negative = (gather_with_grad(r, self.world) for r in reps)
-        return info_nce(
+        loss = info_nce(
             query,
             target,
             negative if len(negative) else None,
             temperature=self.train_cfg.temperature,
             symmetric=self.train_cfg.symmetric,
         )
+        auxiliary = getattr(self.model, "auxiliary_loss", None)
+        extra = auxiliary() if auxiliary is not None else None
+        return loss if extra is None else loss + extra
 
     def train_step(self, batch: list[tuple[Any, Any, Any]]) -> float:
         """One optimisation step on a global batch; this rank embeds its shard of the rows."""

@@ -46,6 +46,8 @@ class MiniConfig:
     #: Training only: chance that an image's visual tokens, or its label words, are hidden.
     drop_visual: float = 0.2
     drop_labels: float = 0.1
+    #: Training only: weight of the pull of an image's learned vector towards its label-bridge one.
+    distill_weight: float = 0.0
 
     @property
     def visual_tokens(self) -> int:
@@ -110,13 +112,22 @@ class MiniModel(nn.Module):
     def forward(
         self, inputs: Sequence[ImageInput], evidence: ImageEvidence, bridge: torch.Tensor
     ) -> torch.Tensor:
-        """Embed image-bearing inputs.
+        """Embed image-bearing inputs: the learned vector fused with the label-bridge one.
 
         Args:
             inputs: one per image, in evidence order.
             evidence: the CNN's cells and probabilities for those images.
             bridge: ``(n, 384)`` unit label-bridge vectors of those images.
         """
+        return self.fuse(self.learned(inputs, evidence, bridge), bridge)
+
+    def fuse(self, learned: torch.Tensor, bridge: torch.Tensor) -> torch.Tensor:
+        return F.normalize(learned + self.config.fusion_weight * bridge, dim=-1)
+
+    def learned(
+        self, inputs: Sequence[ImageInput], evidence: ImageEvidence, bridge: torch.Tensor
+    ) -> torch.Tensor:
+        """The transformer's own unit vectors, before the label-bridge vector is added."""
         device = evidence.cells.device
         ids, hidden_mask, visual_at, label_at = self._token_layout(inputs)
         ids, hidden_mask = ids.to(device), hidden_mask.to(device)
@@ -136,8 +147,7 @@ class MiniModel(nn.Module):
         ).last_hidden_state
         weights = hidden_mask.unsqueeze(-1).to(out.dtype)
         pooled = (out * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-        fused = F.normalize(pooled.float(), dim=-1) + self.config.fusion_weight * bridge
-        return F.normalize(fused, dim=-1)
+        return F.normalize(pooled.float(), dim=-1)
 
     def _input_embeddings(self) -> nn.Module:
         return self.bert.get_input_embeddings()

@@ -70,6 +70,7 @@ class TrainableMini:
         self.module = build_model(self.config).to(self.device)
         self._images = {} if image_cache is None else image_cache
         self._texts: dict[str, torch.Tensor] = {}
+        self._distill: list[tuple[torch.Tensor, int]] = []
 
     def embed(self, items: Sequence[Item]) -> torch.Tensor:
         out: list[torch.Tensor | None] = [None] * len(items)
@@ -81,7 +82,12 @@ class TrainableMini:
                 split_instruction(items[i].text or "", has_instruction=True) for i in with_image
             ]
             inputs = self.evidence.inputs(evidence, [s[0] for s in sides], [s[1] for s in sides])
-            vectors = self.module(inputs, evidence, self.evidence.bridge_vectors(evidence))
+            bridge = self.evidence.bridge_vectors(evidence)
+            learned = self.module.learned(inputs, evidence, bridge)
+            if self.config.distill_weight and torch.is_grad_enabled():
+                pull = (1 - (learned * bridge).sum(-1)).sum() * self.config.distill_weight
+                self._distill.append((pull, len(learned)))
+            vectors = self.module.fuse(learned, bridge)
             for row, i in enumerate(with_image):
                 out[i] = vectors[row]
         if text_only:
@@ -108,6 +114,17 @@ class TrainableMini:
             for text, vector in zip(missing, vectors, strict=True):
                 self._texts[text] = torch.from_numpy(np.array(vector)).to(self.device)
         return torch.stack([self._texts[t] for t in texts])
+
+    @property
+    def uses_auxiliary_loss(self) -> bool:
+        return bool(self.config.distill_weight)
+
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """The distillation term of the images embedded since the last call (then forgotten)."""
+        terms, self._distill = self._distill, []
+        if not terms:
+            return None
+        return torch.stack([t for t, _ in terms]).sum() / sum(n for _, n in terms)
 
     @property
     def encoder(self) -> MiniEncoder:
