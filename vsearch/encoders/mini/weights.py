@@ -49,7 +49,7 @@ def read_weights(folder: Path) -> tuple[MiniConfig, dict[str, torch.Tensor], str
     config = MiniConfig.from_dict(manifest["config"])
     path = folder / WEIGHTS_NAME
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    digest.update(json.dumps(manifest["config"], sort_keys=True).encode())
     return config, load_file(path), digest.hexdigest()
 
 
