@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsearch.encoders.base import Encoder, EncoderIdentity, check_float32_options, l2_normalize
+from vsearch.encoders.base import (
+    Encoder,
+    EncoderIdentity,
+    Item,
+    check_float32_options,
+    l2_normalize,
+)
 from vsearch.encoders.label_bridge import LabelBridgeEncoder, Prepared
 from vsearch.encoders.mini.model import MiniModel
 from vsearch.encoders.mini.parts import Evidence, build_model
@@ -69,8 +75,8 @@ class MiniEncoder(Encoder):
     def identity(self) -> EncoderIdentity:
         return self._identity
 
-    def prepare(self, item: object) -> Prepared:
-        return self.bridge.prepare(item)  # type: ignore[arg-type]
+    def prepare(self, item: Item) -> Prepared:
+        return self.bridge.prepare(item)
 
     @torch.inference_mode()
     def embed_batch(self, prepared: Sequence[Prepared], instruction: str | None) -> np.ndarray:
