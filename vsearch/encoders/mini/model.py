@@ -131,7 +131,7 @@ class MiniModel(nn.Module):
         device = evidence.cells.device
         ids, hidden_mask, visual_at, label_at = self._token_layout(inputs)
         ids, hidden_mask = ids.to(device), hidden_mask.to(device)
-        embeds = self._input_embeddings()(ids)
+        embeds = self.bert.get_input_embeddings()(ids)
         cells = evidence.cells[:, : self.config.visual_tokens]  # the global cell comes first
         visual = self.projector(cells) + self.cell_embedding
         embeds = embeds.index_put(
@@ -148,9 +148,6 @@ class MiniModel(nn.Module):
         weights = hidden_mask.unsqueeze(-1).to(out.dtype)
         pooled = (out * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return F.normalize(pooled.float(), dim=-1)
-
-    def _input_embeddings(self) -> nn.Module:
-        return self.bert.get_input_embeddings()
 
     def _token_layout(
         self, inputs: Sequence[ImageInput]

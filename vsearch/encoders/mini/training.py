@@ -16,7 +16,7 @@ import torch
 
 from vsearch.encoders.base import Item
 from vsearch.encoders.instructions import TASKS
-from vsearch.encoders.label_bridge import LabelBridgeEncoder, image_to_tensor
+from vsearch.encoders.label_bridge import LabelBridgeEncoder
 from vsearch.encoders.mini.encoder import MiniEncoder
 from vsearch.encoders.mini.model import MiniConfig
 from vsearch.encoders.mini.parts import Evidence, build_model
@@ -100,8 +100,9 @@ class TrainableMini:
         keys = [_image_key(it) for it in images]
         missing = [k for k in dict.fromkeys(keys) if k not in self._images]
         if missing:
-            first = {k: it for k, it in zip(keys, images, strict=True)}
-            pixels = torch.stack([image_to_tensor(first[k].image) for k in missing])
+            by_key = dict(zip(keys, images, strict=True))
+            # the encoder's own preprocessing, so training sees the pixels inference will
+            pixels = torch.stack([self.bridge.prepare(by_key[k]).pixels for k in missing])
             evidence = self.evidence.of_pixels(pixels)
             for row, key in enumerate(missing):
                 self._images[key] = evidence.select([row])

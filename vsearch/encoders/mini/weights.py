@@ -43,14 +43,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def read_weights(folder: Path) -> tuple[MiniConfig, dict[str, torch.Tensor], str]:
     """The config, the trained tensors and the digest of both (the model's revision)."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     manifest = read_manifest(folder)
     config = MiniConfig.from_dict(manifest["config"])
-    path = folder / WEIGHTS_NAME
-    digest = hashlib.sha256(path.read_bytes())
+    data = (folder / WEIGHTS_NAME).read_bytes()  # read once: hashed and loaded
+    digest = hashlib.sha256(data)
     digest.update(json.dumps(manifest["config"], sort_keys=True).encode())
-    return config, load_file(path), digest.hexdigest()
+    return config, load(data), digest.hexdigest()
 
 
 def write_weights(
