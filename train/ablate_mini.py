@@ -29,6 +29,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "visual tokens dropped half the time": {"drop_visual": 0.5},
     "no visual tokens (labels only)": {"drop_visual": 1.0},
     "distilled towards label-bridge (weight 1)": {"distill_weight": 1.0},
+    "learned vector trained alone, fused at inference": {"fuse_in_training": False},
 }
 
 
@@ -40,12 +41,19 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=Path("train/data/photos/built"))
     parser.add_argument("--mini-mmeb", type=Path, default=Path("train/data/mini-mmeb/eval"))
     parser.add_argument("--only", action="append", help="run only these variants (repeatable)")
+    parser.add_argument(
+        "--evidence-cache",
+        type=Path,
+        help="keep the frozen CNN's evidence of the training images in this file across runs",
+    )
     args = parser.parse_args()
     base = RunConfig.load(args.recipe)
     photos = load_datasets([args.photos])
     clipart = load_datasets([args.mini_mmeb], limit=args.limit)
     bridge = LabelBridgeEncoder()
     shared_images: dict[str, Any] = {}
+    if args.evidence_cache and args.evidence_cache.exists():
+        shared_images = torch.load(args.evidence_cache, weights_only=False)
     rows = []
     for name, options in VARIANTS.items():
         if args.only and name not in args.only:
@@ -66,6 +74,8 @@ def main() -> None:
         start = time.perf_counter()
         Trainer(config, model, progress=False).train()
         trained_s = time.perf_counter() - start
+        if args.evidence_cache:
+            torch.save(shared_images, args.evidence_cache)
         model.module.eval()
         on_photos = evaluate(model.encoder, photos, use_cache=False)
         on_clipart = evaluate(model.encoder, clipart, use_cache=False)

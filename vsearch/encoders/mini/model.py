@@ -48,6 +48,10 @@ class MiniConfig:
     drop_labels: float = 0.1
     #: Training only: weight of the pull of an image's learned vector towards its label-bridge one.
     distill_weight: float = 0.0
+    #: Training only: the loss sees the fused vector (True) or the learned one alone (False).
+    #: Alone, the learned vector must stand on its own instead of correcting label-bridge's
+    #: errors on clip art, which do not carry over to photographs.
+    fuse_in_training: bool = True
 
     @property
     def visual_tokens(self) -> int:

@@ -87,7 +87,7 @@ class TrainableMini:
             if self.config.distill_weight and torch.is_grad_enabled():
                 pull = (1 - (learned * bridge).sum(-1)).sum() * self.config.distill_weight
                 self._distill.append((pull, len(learned)))
-            vectors = self.module.fuse(learned, bridge)
+            vectors = self.module.fuse(learned, bridge) if self.config.fuse_in_training else learned
             for row, i in enumerate(with_image):
                 out[i] = vectors[row]
         if text_only:
