@@ -27,7 +27,7 @@ from vsearch.training import RunConfig, Trainer
 VARIANTS: dict[str, dict[str, Any]] = {
     "recipe (grid 2, 3 label words, fusion 1)": {},
     "visual tokens dropped half the time": {"drop_visual": 0.5},
-    "no visual tokens (labels only)": {"drop_visual": 1.0},
+    "no visual tokens (labels only)": {"visual": False},
     "distilled towards label-bridge (weight 1)": {"distill_weight": 1.0},
     "learned vector trained alone, fused at inference": {"fuse_in_training": False},
 }

@@ -44,7 +44,7 @@ def test_the_shipped_weights_load_offline_with_their_provenance(mini):
     assert (shipped_dir() / "model.safetensors").stat().st_size < 8_000_000
 
 
-def test_label_bridge_stays_the_default_while_it_wins_on_photos():
+def test_the_default_is_the_model_that_wins_on_photos():
     """The default is the model that is better on real photographs (README, issue 6)."""
     results = Path(__file__).parents[2] / "train" / "data" / "results"
     t2i = {
@@ -154,6 +154,30 @@ def test_the_trainer_builds_mini_from_its_registered_name():
 
     model = build_trainable(ModelConfig(base="mini", options={"grid": 1}), "cpu")
     assert isinstance(model, TrainableMini) and model.config.visual_tokens == 2
+
+
+def test_trained_alone_the_loss_sees_the_learned_vector_and_inference_adds_label_bridge(photos):
+    alone = TrainableMini(ModelConfig(base="mini", options={"fuse_in_training": False}), "cpu")
+    alone.module.eval()
+    item = Item(image=photos[0], text=IMAGE)
+    with torch.no_grad():
+        trained_on = alone.embed([item])[0]
+    bridge = torch.from_numpy(alone.bridge.encode([Item(image=photos[0])], IMAGE)[0])
+    served = torch.from_numpy(alone.encoder.encode([Item(image=photos[0])], IMAGE)[0])
+    expected = torch.nn.functional.normalize(trained_on + bridge, dim=0)
+    torch.testing.assert_close(served, expected, atol=1e-5, rtol=0)
+    assert trained_on @ served < 0.999
+
+
+def test_without_visual_tokens_only_the_label_evidence_is_read_and_saved(tmp_path, photos):
+    labels_only = TrainableMini(ModelConfig(base="mini", options={"visual": False}), "cpu")
+    saved = labels_only.module.trainable_state()
+    assert not any(n.startswith("projector") or n == "cell_embedding" for n in saved)
+    labels_only.save(tmp_path / "labels-only")
+    encoder = MiniEncoder(tmp_path / "labels-only")
+    vectors = encoder.encode([Item(image=p) for p in photos], IMAGE)
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
 def test_distillation_adds_a_term_per_step_and_refuses_gradcache(tmp_path, photos):

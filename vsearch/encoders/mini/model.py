@@ -38,6 +38,8 @@ class MiniConfig:
     """The architecture and its training-time regularisers (saved beside the weights)."""
 
     grid: int = 2
+    #: False: no visual tokens at all; the transformer reads the label token and words only.
+    visual: bool = True
     top_labels: int = 3
     lora_r: int = 8
     lora_alpha: int = 16
@@ -55,7 +57,7 @@ class MiniConfig:
 
     @property
     def visual_tokens(self) -> int:
-        return 1 + self.grid * self.grid
+        return 1 + self.grid * self.grid if self.visual else 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,10 +100,13 @@ class MiniModel(nn.Module):
                 target_modules=LORA_TARGETS,
             )
             self.bert = get_peft_model(bert, lora)
-        self.projector = nn.Sequential(nn.LayerNorm(FEATURE_DIM), nn.Linear(FEATURE_DIM, HIDDEN))
-        self.cell_embedding = nn.Parameter(torch.zeros(config.visual_tokens, HIDDEN))
+        if config.visual_tokens:
+            self.projector = nn.Sequential(
+                nn.LayerNorm(FEATURE_DIM), nn.Linear(FEATURE_DIM, HIDDEN)
+            )
+            self.cell_embedding = nn.Parameter(torch.zeros(config.visual_tokens, HIDDEN))
+            nn.init.normal_(self.cell_embedding, std=0.02)
         self.label_token = nn.Linear(HIDDEN, HIDDEN)
-        nn.init.normal_(self.cell_embedding, std=0.02)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """The trained tensors only (projector, label token, LoRA): what ships."""
@@ -136,12 +141,13 @@ class MiniModel(nn.Module):
         ids, hidden_mask, visual_at, label_at = self._token_layout(inputs)
         ids, hidden_mask = ids.to(device), hidden_mask.to(device)
         embeds = self.bert.get_input_embeddings()(ids)
-        cells = evidence.cells[:, : self.config.visual_tokens]  # the global cell comes first
-        visual = self.projector(cells) + self.cell_embedding
-        embeds = embeds.index_put(
-            (visual_at[0].to(device), visual_at[1].to(device)),
-            visual.reshape(-1, HIDDEN).to(embeds.dtype),
-        )
+        if self.config.visual_tokens:
+            cells = evidence.cells[:, : self.config.visual_tokens]  # the global cell comes first
+            visual = self.projector(cells) + self.cell_embedding
+            embeds = embeds.index_put(
+                (visual_at[0].to(device), visual_at[1].to(device)),
+                visual.reshape(-1, HIDDEN).to(embeds.dtype),
+            )
         label = self.label_token(bridge)
         embeds = embeds.index_put(
             (torch.arange(len(inputs), device=device), label_at.to(device)), label.to(embeds.dtype)
@@ -176,7 +182,7 @@ class MiniModel(nn.Module):
             label_at.append(len(row))
             row += [*[placeholder, *labels, *text][: 254 - len(row)], tok.sep_token_id]
             mask = [1] * len(row)
-            if self.training and random.random() < self.config.drop_visual:
+            if n_visual and self.training and random.random() < self.config.drop_visual:
                 mask[visual_start : visual_start + n_visual] = [0] * n_visual
             if self.training and labels and random.random() < self.config.drop_labels:
                 start = label_at[-1] + 1
@@ -190,7 +196,9 @@ class MiniModel(nn.Module):
             ids[i, : len(row)] = torch.tensor(row)
             hidden_mask[i, : len(mask)] = torch.tensor(mask)
         batch_index = torch.arange(len(inputs)).repeat_interleave(n_visual)
-        positions = torch.tensor([s + j for s in visual_at for j in range(n_visual)])
+        positions = torch.tensor(
+            [s + j for s in visual_at for j in range(n_visual)], dtype=torch.long
+        )
         return ids, hidden_mask, (batch_index, positions), torch.tensor(label_at)
 
 
