@@ -50,9 +50,8 @@ class MiniConfig:
     drop_labels: float = 0.1
     #: Training only: weight of the pull of an image's learned vector towards its label-bridge one.
     distill_weight: float = 0.0
-    #: Training only: the loss sees the fused vector (True) or the learned one alone (False).
-    #: Alone, the learned vector must stand on its own instead of correcting label-bridge's
-    #: errors on clip art, which do not carry over to photographs.
+    #: Training only: the loss sees the fused vector (True) or the learned one alone (False:
+    #: late fusion, label-bridge's vector is added only at inference).
     fuse_in_training: bool = True
 
     @property
