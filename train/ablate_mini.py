@@ -25,7 +25,8 @@ from vsearch.eval import evaluate, load_datasets
 from vsearch.training import RunConfig, Trainer
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "recipe (grid 2, 3 label words, fusion 1)": {},
+    "recipe (grid 2, 3 label words, fusion 1, bare images by label-bridge)": {},
+    "bare images read by the transformer too": {"bridge_bare_images": False},
     "visual tokens dropped half the time": {"drop_visual": 0.5},
     "no visual tokens (labels only)": {"visual": False},
     "distilled towards label-bridge (weight 1)": {"distill_weight": 1.0},

@@ -28,7 +28,9 @@ class MiniEncoder(Encoder):
     An image (with or without text) is embedded from ``[CLS] instruction [visual tokens]
     [label token] top labels text [SEP]``, fused with its label-bridge vector. A text alone is
     embedded by all-MiniLM-L6-v2 exactly as sentence-transformers does, without the
-    instruction: text search is the sentence model's, and images were trained to meet it.
+    instruction: text search is the sentence model's, and images were trained to meet it. With
+    ``bridge_bare_images`` a bare image (no text; no instruction, or a document one such as
+    "Represent the given image.") is its label-bridge vector: what an index stores.
     """
 
     max_image_side = 448

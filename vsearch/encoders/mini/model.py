@@ -6,6 +6,9 @@ label-bridge vector into one soft label token, and the ImageNet head's top class
 plain words. The transformer (LoRA-adapted) reads it all; its mean-pooled output is added to the
 label-bridge vector, so what the classifier knows about photographs is kept, not relearned from
 clip art. Text-only inputs never come here: they are the sentence model's own embeddings.
+With ``bridge_bare_images`` (the shipped recipe) a bare image, one filed away as a document with
+nothing asked of it, is its label-bridge vector too: the transformer reads only the images that
+come with a task, and queries learn to meet documents in the two frozen towers' space.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vsearch.encoders.instructions import TASKS
 from vsearch.encoders.mini.vision import FEATURE_DIM, ImageEvidence
 
 HIDDEN = 384
+#: The instructions that only file an image away as a document (MMEB's target instructions).
+DOCUMENT_IMAGE_INSTRUCTIONS = frozenset(t.target for t in TASKS.values() if t.target)
 #: Modules of a BERT layer that LoRA adapts (all its linear maps).
 LORA_TARGETS = [
     "query",
@@ -53,6 +59,11 @@ class MiniConfig:
     #: Training only: the loss sees the fused vector (True) or the learned one alone (False:
     #: late fusion, label-bridge's vector is added only at inference).
     fuse_in_training: bool = True
+    #: True: an image with nothing asked of it (see ``is_bare_image``) is its label-bridge
+    #: vector, in training and inference; the transformer reads only images that come with a
+    #: task (a question, a phrase, a caption to find). Clip art cannot teach what photographs
+    #: look like, and a bare photo is where the learned vector cost photo search.
+    bridge_bare_images: bool = False
 
     @property
     def visual_tokens(self) -> int:
@@ -127,7 +138,28 @@ class MiniModel(nn.Module):
             evidence: the CNN's cells and probabilities for those images.
             bridge: ``(n, 384)`` unit label-bridge vectors of those images.
         """
-        return self.fuse(self.learned(inputs, evidence, bridge), bridge)
+        rows = self.read_rows(inputs)
+        if not rows:
+            return bridge.clone()
+        read = self.fuse(
+            self.learned([inputs[i] for i in rows], evidence.select(rows), bridge[rows]),
+            bridge[rows],
+        )
+        return self.with_rows(bridge, rows, read)
+
+    def read_rows(self, inputs: Sequence[ImageInput]) -> list[int]:
+        """The inputs the transformer reads; the others are their label-bridge vectors."""
+        if not self.config.bridge_bare_images:
+            return list(range(len(inputs)))
+        return [i for i, inp in enumerate(inputs) if not is_bare_image(inp)]
+
+    @staticmethod
+    def with_rows(bridge: torch.Tensor, rows: list[int], read: torch.Tensor) -> torch.Tensor:
+        """``bridge`` with ``rows`` replaced by ``read`` (out of place: gradients flow)."""
+        if len(rows) == len(bridge):
+            return read
+        index = torch.tensor(rows, device=bridge.device)
+        return bridge.to(read.dtype).index_copy(0, index, read)
 
     def fuse(self, learned: torch.Tensor, bridge: torch.Tensor) -> torch.Tensor:
         return F.normalize(learned + self.config.fusion_weight * bridge, dim=-1)
@@ -199,6 +231,13 @@ class MiniModel(nn.Module):
             [s + j for s in visual_at for j in range(n_visual)], dtype=torch.long
         )
         return ids, hidden_mask, (batch_index, positions), torch.tensor(label_at)
+
+
+def is_bare_image(inp: ImageInput) -> bool:
+    """An image with nothing asked of it: no text, and no instruction or a document one."""
+    if inp.text and inp.text.strip():
+        return False
+    return inp.instruction is None or inp.instruction.strip() in DOCUMENT_IMAGE_INSTRUCTIONS
 
 
 def _ids(tokenizer: Any, text: str | None) -> list[int]:

@@ -18,7 +18,7 @@ from vsearch.encoders.base import Item
 from vsearch.encoders.instructions import TASKS
 from vsearch.encoders.label_bridge import LabelBridgeEncoder
 from vsearch.encoders.mini.encoder import MiniEncoder
-from vsearch.encoders.mini.model import MiniConfig
+from vsearch.encoders.mini.model import ImageInput, MiniConfig
 from vsearch.encoders.mini.parts import Evidence, build_model
 from vsearch.encoders.mini.vision import ImageEvidence
 from vsearch.encoders.mini.weights import write_weights
@@ -83,11 +83,14 @@ class TrainableMini:
             ]
             inputs = self.evidence.inputs(evidence, [s[0] for s in sides], [s[1] for s in sides])
             bridge = self.evidence.bridge_vectors(evidence)
-            learned = self.module.learned(inputs, evidence, bridge)
-            if self.config.distill_weight and torch.is_grad_enabled():
-                pull = (1 - (learned * bridge).sum(-1)).sum() * self.config.distill_weight
-                self._distill.append((pull, len(learned)))
-            vectors = self.module.fuse(learned, bridge) if self.config.fuse_in_training else learned
+            rows = self.module.read_rows(inputs)
+            vectors = bridge
+            if rows:
+                vectors = self.module.with_rows(
+                    bridge,
+                    rows,
+                    self._read([inputs[r] for r in rows], evidence.select(rows), bridge[rows]),
+                )
             for row, i in enumerate(with_image):
                 out[i] = vectors[row]
         if text_only:
@@ -95,6 +98,16 @@ class TrainableMini:
             for row, i in enumerate(text_only):
                 out[i] = vectors[row]
         return torch.stack(out)  # type: ignore[arg-type]
+
+    def _read(
+        self, inputs: list[ImageInput], evidence: ImageEvidence, bridge: torch.Tensor
+    ) -> torch.Tensor:
+        """The vectors the loss sees for the images the transformer reads."""
+        learned = self.module.learned(inputs, evidence, bridge)
+        if self.config.distill_weight and torch.is_grad_enabled():
+            pull = (1 - (learned * bridge).sum(-1)).sum() * self.config.distill_weight
+            self._distill.append((pull, len(learned)))
+        return self.module.fuse(learned, bridge) if self.config.fuse_in_training else learned
 
     def _image_evidence(self, images: Sequence[Item]) -> ImageEvidence:
         keys = [_image_key(it) for it in images]
