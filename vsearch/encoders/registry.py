@@ -11,7 +11,7 @@ from vsearch.errors import ModelNotFound
 
 EncoderFactory = Callable[..., Encoder]
 
-DEFAULT_MODEL = "label-bridge"
+DEFAULT_MODEL = "mini"
 
 _FACTORIES: dict[str, EncoderFactory] = {}
 _PATH_FACTORY: list[EncoderFactory] = []
