@@ -232,3 +232,14 @@ def test_bare_images_are_their_label_bridge_vectors_in_training_and_inference(ph
     np.testing.assert_allclose(served, bridge, atol=1e-6)
     classify = model.encoder.encode([Item(image=photos[0])], TASKS["classification"].query)[0]
     assert classify @ bridge[0] < 0.999
+
+
+def test_mini_grounds_a_phrase_in_the_right_photo_of_a_pair(mini, photos):
+    from vsearch.query.ground import ground
+
+    pair = Image.new("RGB", (256, 128))
+    pair.paste(photos[0].resize((128, 128)), (0, 0))  # the cat
+    pair.paste(photos[2].resize((128, 128)), (128, 0))  # the rocket
+    for phrase, on_left in (("a cat", True), ("a rocket launch", False)):
+        box = ground(mini, pair, phrase, top=1)[0].box
+        assert ((box[0] + box[2]) / 2 < 128) == on_left, (phrase, box)

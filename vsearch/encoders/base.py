@@ -66,6 +66,9 @@ class Encoder(abc.ABC):
     batch_size: int = 32
     #: How ``load_encoder`` can build this encoder again (set by it; paths made absolute).
     spec: str | None = None
+    #: Whether grounding embeds the whole image with the phrase (MMEB's query) or, False, the
+    #: instructed phrase alone (``vsearch.query.ground``).
+    grounds_in_context: bool = True
 
     @property
     @abc.abstractmethod

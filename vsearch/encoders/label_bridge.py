@@ -87,8 +87,8 @@ class LabelBridgeEncoder(Encoder):
     """
 
     max_image_side = 448
-    #: Instructions change nothing here; tasks that rely on them (grounding) adapt.
-    reads_instructions = False
+    #: Instructions change nothing here, so "find X in this image" would read as "this image".
+    grounds_in_context = False
 
     def __init__(
         self,

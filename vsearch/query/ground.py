@@ -144,10 +144,11 @@ def ground(
         iou: overlap above which a lower-scoring box is dropped as a duplicate (1: keep all).
         instruction: overrides the grounding instruction (``{x}`` is the phrase).
         context: embed the whole image with the phrase (MMEB grounding), or the instructed
-            phrase alone. Default: with the image, unless the encoder says it ignores
-            instructions (``reads_instructions = False``, label-bridge): such an encoder cannot
-            tell "find X in this image" from "this image", and would favour crops that look like
-            the whole picture.
+            phrase alone. Default: the encoder's ``grounds_in_context``. label-bridge ignores
+            instructions, so it cannot tell "find X in this image" from "this image" and would
+            favour crops that look like the whole picture; mini's in-context query was trained
+            on clip art only and finds the phrase's half of a real photo pair less often than
+            the phrase alone does (56 % vs 82 %, README).
 
     Returns:
         Up to ``top`` regions, best first, in the pixels of the (EXIF-oriented) image.
@@ -165,7 +166,7 @@ def ground(
     else:
         prefix, text = grounding_query(str(phrase).strip(), instruction)
         if context is None:
-            context = getattr(encoder, "reads_instructions", True)
+            context = encoder.grounds_in_context
         whole = _capped(picture, encoder) if context else None
         query_emb = encoder.encode([Item(image=whole, text=text)], prefix)
     crops = [Item(image=_capped(picture.crop(b), encoder)) for b in candidates]
