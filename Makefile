@@ -29,6 +29,10 @@ demo: setup
 	$(VSEARCH) query "a red and white lighthouse" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a guitar" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query --image $(DEMO_DIR)/chelsea.png --index $(DEMO_INDEX) -k 3
+	$(VSEARCH) rank --image $(DEMO_DIR)/chelsea.png --question "What animal is this?" \
+	  --answers cat dog horse
+	$(VSEARCH) classify $(DEMO_DIR)/chelsea.png $(DEMO_DIR)/coffee.png $(DEMO_DIR)/rocket.jpg \
+	  $(DEMO_DIR)/clipart/guitar.png --labels "a cat" "a cup of coffee" "a rocket" "a guitar"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

@@ -29,7 +29,9 @@ IndexOption = Annotated[
 ]
 ModelOption = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Encoder: a name (label-bridge), a model folder or hub id."),
+    typer.Option(
+        "--model", "-m", help="Encoder: a name (mini, label-bridge), a model folder or hub id."
+    ),
 ]
 DeviceOption = Annotated[str | None, typer.Option(help="Encoder device: cpu, cuda, cuda:1.")]
 DtypeOption = Annotated[str | None, typer.Option(help="Encoder dtype: float32, bfloat16.")]

@@ -36,7 +36,7 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
     """Build the encoder a spec names.
 
     Args:
-        spec: a registered name (``label-bridge``), a model directory or a hub id;
+        spec: a registered name (``mini``, ``label-bridge``), a model directory or a hub id;
             None means the default model.
         **options: backend options such as ``device``, ``dtype``, ``batch_size``.
 
