@@ -72,10 +72,11 @@ def main() -> None:
         )
         torch.manual_seed(config.train.seed)
         model = TrainableMini(config.model, "cpu", bridge=bridge, image_cache=shared_images)
+        cached = len(shared_images)
         start = time.perf_counter()
         Trainer(config, model, progress=False).train()
         trained_s = time.perf_counter() - start
-        if args.evidence_cache:
+        if args.evidence_cache and len(shared_images) > cached:
             torch.save(shared_images, args.evidence_cache)
         model.module.eval()
         on_photos = evaluate(model.encoder, photos, use_cache=False)

@@ -43,8 +43,8 @@ def main() -> None:
         for index, x in ((target, 0 if on_left else SIDE), (other, SIDE if on_left else 0)):
             photo = Image.open(images / f"{captions[index]['id']}.jpg").convert("RGB")
             canvas.paste(photo.resize((SIDE, SIDE)), (x, 0))
+        phrase = captions[target]["caption"]
         for name, (encoder, context) in ways.items():
-            phrase = captions[target]["caption"]
             box = ground(encoder, canvas, phrase, top=1, context=context)[0].box
             hits[name] += ((box[0] + box[2]) / 2 < SIDE) == on_left
     print(f"{len(pairs)} photo pairs; the best box on the target's half:")

@@ -14,7 +14,7 @@ come with a task, and queries learn to meet documents in the two frozen towers' 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -138,28 +138,31 @@ class MiniModel(nn.Module):
             evidence: the CNN's cells and probabilities for those images.
             bridge: ``(n, 384)`` unit label-bridge vectors of those images.
         """
-        rows = self.read_rows(inputs)
-        if not rows:
-            return bridge.clone()
-        read = self.fuse(
-            self.learned([inputs[i] for i in rows], evidence.select(rows), bridge[rows]),
-            bridge[rows],
+        return self.route(
+            inputs, evidence, bridge, lambda i, e, b: self.fuse(self.learned(i, e, b), b)
         )
-        return self.with_rows(bridge, rows, read)
 
-    def read_rows(self, inputs: Sequence[ImageInput]) -> list[int]:
-        """The inputs the transformer reads; the others are their label-bridge vectors."""
-        if not self.config.bridge_bare_images:
-            return list(range(len(inputs)))
-        return [i for i, inp in enumerate(inputs) if not is_bare_image(inp)]
+    def route(
+        self,
+        inputs: Sequence[ImageInput],
+        evidence: ImageEvidence,
+        bridge: torch.Tensor,
+        read: Callable[[list[ImageInput], ImageEvidence, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """``read`` the inputs the transformer reads; the others are their label-bridge vectors.
 
-    @staticmethod
-    def with_rows(bridge: torch.Tensor, rows: list[int], read: torch.Tensor) -> torch.Tensor:
-        """``bridge`` with ``rows`` replaced by ``read`` (out of place: gradients flow)."""
-        if len(rows) == len(bridge):
-            return read
+        Without ``bridge_bare_images`` every input is read. The result is built out of place,
+        so gradients flow to the rows that were read.
+        """
+        bare_by_bridge = self.config.bridge_bare_images
+        rows = [i for i, inp in enumerate(inputs) if not (bare_by_bridge and is_bare_image(inp))]
+        if len(rows) == len(inputs):
+            return read(list(inputs), evidence, bridge)
+        if not rows:
+            return bridge
+        vectors = read([inputs[i] for i in rows], evidence.select(rows), bridge[rows])
         index = torch.tensor(rows, device=bridge.device)
-        return bridge.to(read.dtype).index_copy(0, index, read)
+        return bridge.to(vectors.dtype).index_copy(0, index, vectors)
 
     def fuse(self, learned: torch.Tensor, bridge: torch.Tensor) -> torch.Tensor:
         return F.normalize(learned + self.config.fusion_weight * bridge, dim=-1)

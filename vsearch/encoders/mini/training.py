@@ -83,14 +83,7 @@ class TrainableMini:
             ]
             inputs = self.evidence.inputs(evidence, [s[0] for s in sides], [s[1] for s in sides])
             bridge = self.evidence.bridge_vectors(evidence)
-            rows = self.module.read_rows(inputs)
-            vectors = bridge
-            if rows:
-                vectors = self.module.with_rows(
-                    bridge,
-                    rows,
-                    self._read([inputs[r] for r in rows], evidence.select(rows), bridge[rows]),
-                )
+            vectors = self.module.route(inputs, evidence, bridge, self._read)
             for row, i in enumerate(with_image):
                 out[i] = vectors[row]
         if text_only:
