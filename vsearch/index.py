@@ -69,6 +69,7 @@ def _hit_metadata(row: ItemRow) -> dict[str, Any]:
         "gps_lat": row.gps_lat,
         "gps_lon": row.gps_lon,
         "text": row.text[:300] if row.text else None,
+        "content_hash": row.content_hash,
     }
     return {k: v for k, v in data.items() if v is not None}
 
@@ -403,6 +404,11 @@ class Index:
             for s, i in zip(scores, ids, strict=True)
             if i in rows
         ]
+
+    def get(self, item_id: int) -> Hit | None:
+        """The indexed item with this id (score 1.0), or None when there is none."""
+        found = self.hits([item_id], [1.0])
+        return found[0] if found else None
 
     # ---- the rest --------------------------------------------------------------------------
 
