@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING, Any
 from vsearch.encoders import Encoder, EncoderIdentity, Item, load_encoder
 from vsearch.errors import (
     EncoderMismatch,
+    IndexBusy,
+    IndexClosed,
     IndexNotFound,
     ModelNotFound,
     QueryError,
     SchemaVersionError,
+    StoreError,
     UnsupportedInput,
     VsearchError,
 )
 
 if TYPE_CHECKING:
-    from vsearch.index import Hit, Index
+    from vsearch.hit import Hit
+    from vsearch.index import Index
 
 __version__ = "0.1.0"
 
@@ -30,11 +34,14 @@ __all__ = [
     "EncoderMismatch",
     "Hit",
     "Index",
+    "IndexBusy",
+    "IndexClosed",
     "IndexNotFound",
     "Item",
     "ModelNotFound",
     "QueryError",
     "SchemaVersionError",
+    "StoreError",
     "UnsupportedInput",
     "VsearchError",
     "load_encoder",

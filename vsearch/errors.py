@@ -29,3 +29,15 @@ class ModelNotFound(VsearchError):
 
 class QueryError(VsearchError):
     """A malformed query, filter or task argument (the message says what to write instead)."""
+
+
+class StoreError(VsearchError):
+    """The metadata store cannot be used: driver missing, server down, auth failed, damaged."""
+
+
+class IndexBusy(VsearchError):
+    """Another process (or machine) is writing to the index."""
+
+
+class IndexClosed(VsearchError):
+    """An ``Index`` was used after ``close()``."""

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from vsearch.atomic import write_text
 from vsearch.encoders.base import EncoderIdentity
 from vsearch.errors import IndexNotFound, SchemaVersionError
+from vsearch.store import urls
 from vsearch.store.models import SCHEMA_VERSION
 
 MANIFEST_NAME = "vsearch.json"
@@ -31,7 +31,8 @@ def _versions() -> dict[str, str]:
 @dataclass
 class Manifest:
     encoder: EncoderIdentity
-    store_url: str | None = None  # None: metadata.sqlite in the index folder
+    store_url: str | None = None  # None: metadata.sqlite in the index folder; never a password
+    store_namespace: str | None = None  # the index's schema on a shared (PostgreSQL) database
     index_kind: str = "auto"
     schema_version: int = SCHEMA_VERSION
     metric: str = "inner_product"
@@ -43,12 +44,10 @@ class Manifest:
         return {"format": FORMAT, **data}
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=MANIFEST_NAME, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, folder / MANIFEST_NAME)
+        data = self.to_dict()
+        if data["store_url"]:
+            data["store_url"] = urls.without_password(data["store_url"])
+        write_text(folder / MANIFEST_NAME, json.dumps(data, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:
@@ -73,6 +72,7 @@ class Manifest:
         return cls(
             encoder=EncoderIdentity.from_dict(data["encoder"]),
             store_url=data.get("store_url"),
+            store_namespace=data.get("store_namespace"),
             index_kind=data.get("index_kind", "auto"),
             schema_version=version,
             metric=data.get("metric", "inner_product"),

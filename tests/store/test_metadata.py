@@ -60,5 +60,5 @@ def test_generation_bumps_in_the_same_transaction(tmp_path):
     store = MetadataStore(f"sqlite:///{tmp_path / 'm.sqlite'}")
     store.create({})
     with store.transaction() as session:
-        assert store.bump_generation(session) == 1
-    assert store.get_meta("generation") == 1
+        assert store.bump_generation(session) == (0, 1)
+    assert store.generation() == 1

@@ -50,11 +50,37 @@ def test_remove_and_save_load_round_trip(tmp_path):
     vecs = unit(50, 8)
     index = VectorIndex.build("flat", 8, np.arange(50), vecs)
     assert index.remove(np.array([3, 4]))
-    index.save(tmp_path / "v.faiss")
-    loaded = VectorIndex.load(tmp_path / "v.faiss", "flat")
+    digest = index.save(tmp_path / "v.faiss")
+    loaded = VectorIndex.load(tmp_path / "v.faiss", "flat", sha256=digest, count=48, dim=8)
     assert len(loaded) == 48
     _, found = loaded.search(vecs[3:4], 48)
     assert 3 not in found[0] and 4 not in found[0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda b: b[: len(b) // 2], "checksum"),
+        (lambda b: b[:100] + bytes(64) + b[164:], "checksum"),
+        (lambda b: b"", "checksum"),
+    ],
+)
+def test_a_damaged_or_foreign_file_is_refused_on_load(tmp_path, damage, reason):
+    index = VectorIndex.build("flat", 8, np.arange(50), unit(50, 8))
+    digest = index.save(tmp_path / "v.faiss")
+    path = tmp_path / "v.faiss"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError, match=reason):
+        VectorIndex.load(path, "flat", sha256=digest, count=50, dim=8)
+
+
+def test_a_file_of_another_size_or_dimension_is_refused(tmp_path):
+    index = VectorIndex.build("flat", 8, np.arange(50), unit(50, 8))
+    digest = index.save(tmp_path / "v.faiss")
+    with pytest.raises(ValueError, match="expected 51 of dim 8"):
+        VectorIndex.load(tmp_path / "v.faiss", "flat", sha256=digest, count=51, dim=8)
+    with pytest.raises(ValueError, match="cannot read"):
+        VectorIndex.load(tmp_path / "nope.faiss", "flat", sha256=digest, count=50, dim=8)
 
 
 def test_hnsw_reports_that_it_cannot_remove():

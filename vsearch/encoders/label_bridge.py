@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +18,7 @@ import torch
 from PIL import Image
 
 from vsearch import config
+from vsearch.atomic import atomic_path
 from vsearch.encoders.base import (
     Encoder,
     EncoderIdentity,
@@ -129,7 +128,8 @@ class LabelBridgeEncoder(Encoder):
                 emb = np.load(cache)
             except (OSError, ValueError):
                 emb = self.text_model.embed([LABEL_PROMPT.format(n) for n in self.class_names])
-                _save_atomic(cache, emb)
+                with atomic_path(cache) as tmp, open(tmp, "wb") as f:
+                    np.save(f, emb)
             self._label_emb = torch.from_numpy(emb).to(self.device)
         return self._label_emb
 
@@ -153,16 +153,3 @@ class LabelBridgeEncoder(Encoder):
         if with_text:
             out[with_text] += self.text_model.embed([prepared[i].text for i in with_text])
         return l2_normalize(out)
-
-
-def _save_atomic(path: os.PathLike[str] | str, array: np.ndarray) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npy.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -1,8 +1,9 @@
 """Bring an index in line with a folder: plan, hash, decode in parallel, encode, write in batches.
 
-Crash safety: the metadata store is written one transaction per batch (rows + vectors + a
+Crash safety: each batch is one transaction of the catalog's writer (rows + vectors + a
 generation bump together), so a process killed at any moment leaves every committed file whole
-and the rest untouched; the FAISS side is rebuilt from the store when its generation is stale.
+and the rest untouched; the catalog rebuilds the FAISS side when its file is stale. This module
+holds no SQL: every row change is a :class:`~vsearch.store.changes.Changes` call.
 """
 
 from __future__ import annotations
@@ -10,37 +11,28 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
-
-import numpy as np
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from vsearch.encoders.base import Encoder
 from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS
 from vsearch.errors import UnsupportedInput
 from vsearch.ingest.crawl import CrawlResult, FileEntry, crawl, kind_of
 from vsearch.ingest.decode import Decoded, content_hash, decode, read_bytes
-from vsearch.store.metadata import MetadataStore, sync_state, vector_to_bytes
-from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING, ItemRow, VectorRow
+from vsearch.store.catalog import Writer
+from vsearch.store.changes import Changes, FileFacts
+from vsearch.store.metadata import SyncRow
+from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
 
 
 class Progress(Protocol):
     def start(self, total: int) -> None: ...
     def advance(self, n: int = 1) -> None: ...
     def finish(self) -> None: ...
-
-
-class VectorSink(Protocol):
-    """Where vector changes go once the store has committed them (the FAISS index)."""
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-    def remove(self, ids: np.ndarray) -> None: ...
 
 
 @dataclass
@@ -66,7 +58,16 @@ class IngestReport:
 @dataclass
 class _Target:
     entry: FileEntry
-    row: ItemRow | None  # the existing row for this path, if any
+    row: SyncRow | None  # the existing row for this path, if any
+
+    @property
+    def item_id(self) -> int | None:
+        return None if self.row is None else self.row.id
+
+    @property
+    def file(self) -> FileFacts:
+        e = self.entry
+        return FileFacts(e.relpath, e.kind, e.size, e.mtime_ns)
 
 
 @dataclass
@@ -86,41 +87,51 @@ class IngestOptions:
 
 
 class IngestRun:
-    """One synchronisation of ``root`` into ``store`` + ``sink`` with ``encoder``."""
+    """One synchronisation of ``root`` through a catalog ``writer``.
+
+    ``encoder`` is called for the encoder only when some content needs embedding, so a re-sync
+    with nothing new loads no model.
+    """
 
     def __init__(
         self,
-        store: MetadataStore,
-        sink: VectorSink,
-        encoder: Encoder,
+        writer: Writer,
+        encoder: Callable[[], Encoder],
         root: Path,
         options: IngestOptions,
         progress: Progress | None = None,
     ) -> None:
-        self.store, self.sink, self.encoder, self.root = store, sink, encoder, root
+        self.writer, self._encoder, self.root = writer, encoder, root
         self.options = options
         self.progress = progress
         self.report = IngestReport()
-        self.batch_size = options.batch_size or encoder.batch_size
+
+    @cached_property
+    def encoder(self) -> Encoder:
+        return self._encoder()
+
+    @cached_property
+    def batch_size(self) -> int:
+        return self.options.batch_size or self.encoder.batch_size
 
     def run(self) -> IngestReport:
         started = time.perf_counter()
         found = crawl(self.root, self.options.exclude)
-        rows = sync_state(self.store)
+        rows = self.writer.sync_state()
         to_hash = self._changed_files(found, rows)
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
             hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
             jobs = self._apply_cheap_changes(found, rows, hashes)
             self._encode(jobs, pool)
         self.report.failed = found.bad_dirs + [
-            (r.path, r.error or "") for r in self.store.failed_items()
+            (r.path, r.error or "") for r in self.writer.failed_items()
         ]
         self.report.seconds = time.perf_counter() - started
         return self.report
 
     # ---- planning --------------------------------------------------------------------------
 
-    def _changed_files(self, found: CrawlResult, rows: dict[str, ItemRow]) -> list[FileEntry]:
+    def _changed_files(self, found: CrawlResult, rows: dict[str, SyncRow]) -> list[FileEntry]:
         """Files whose content may differ from what is stored (size+mtime fast path)."""
         changed = []
         for entry in found.files:
@@ -142,7 +153,7 @@ class IngestRun:
     def _apply_cheap_changes(
         self,
         found: CrawlResult,
-        rows: dict[str, ItemRow],
+        rows: dict[str, SyncRow],
         hashes: dict[FileEntry, str | UnsupportedInput],
     ) -> list[_Job]:
         """Touches, renames, duplicates, deletions and read failures in one transaction.
@@ -154,8 +165,8 @@ class IngestRun:
             p: r for p, r in rows.items() if p not in present and not found.is_under_bad_dir(p)
         }
         changed_paths = {e.relpath for e in hashes}
-        movable: dict[str, list[ItemRow]] = defaultdict(list)
-        sources: dict[str, ItemRow] = {}
+        movable: dict[str, list[SyncRow]] = defaultdict(list)
+        sources: dict[str, SyncRow] = {}
         for row in rows.values():
             if row.status == STATUS_OK and row.content_hash:
                 if row.path in missing:
@@ -163,17 +174,15 @@ class IngestRun:
                 elif row.path not in changed_paths:
                     sources.setdefault(row.content_hash, row)
         jobs: dict[tuple[str, str], _Job] = {}
-        copies: list[tuple[_Target, ItemRow]] = []
-        stale_ids: list[int] = []
-        with self.store.transaction() as session:
+        copies: list[tuple[_Target, SyncRow]] = []
+        with self.writer.batch() as changes:
             unreadable = [
                 (FileEntry(p, kind_of(p) or "image", 0, 0), r) for p, r in found.bad_files
             ]
             unreadable += [(e, d) for e, d in hashes.items() if isinstance(d, UnsupportedInput)]
             for entry, reason in unreadable:
                 target = _Target(entry, rows.get(entry.relpath))
-                if self._write_failure(session, target, str(reason)):
-                    stale_ids.append(target.row.id)
+                changes.record_failure(target.item_id, target.file, str(reason))
             for entry, digest in hashes.items():
                 target = _Target(entry, rows.get(entry.relpath))
                 if isinstance(digest, UnsupportedInput):
@@ -183,66 +192,38 @@ class IngestRun:
                     and target.row.content_hash == digest
                     and target.row.status != STATUS_PENDING
                 ):
-                    self._touch(session, target)
+                    changes.touch(target.row.id, entry.size, entry.mtime_ns)
+                    if target.row.status == STATUS_OK:
+                        self.report.unchanged += 1
                 elif target.row is None and movable.get(digest):
                     source = movable[digest].pop()
-                    self._move(session, source, entry)
+                    changes.move(source.id, target.file)
+                    self.report.moved += 1
                     del missing[source.path]
                 elif digest in sources:
                     copies.append((target, sources[digest]))
                 else:
                     key = (digest, entry.kind)
                     jobs.setdefault(key, _Job(digest, entry.kind, [])).targets.append(target)
-            stale_ids += self._delete(session, missing.values())
-            copied = self._copy_vectors(session, copies)
-            stale_ids += [t.row.id for t, _ in copies if t.row and t.row.status == STATUS_OK]
-            if stale_ids or copied:
-                self.store.bump_generation(session)
-        self.sink.remove(np.array(stale_ids, np.int64))
-        if copied:
-            ids, vectors = zip(*copied, strict=True)
-            self.sink.add(np.array(ids, np.int64), np.stack(vectors))
+            self.report.removed += changes.delete(r.id for r in missing.values())
+            self._copy_vectors(changes, copies)
         return list(jobs.values())
 
-    # ---- cheap changes ---------------------------------------------------------------------
-
-    def _touch(self, session: Session, target: _Target) -> None:
-        row = session.get(ItemRow, target.row.id)
-        row.size, row.mtime_ns = target.entry.size, target.entry.mtime_ns
-        if row.status == STATUS_OK:
-            self.report.unchanged += 1
-
-    def _move(self, session: Session, source: ItemRow, entry: FileEntry) -> None:
-        row = session.get(ItemRow, source.id)
-        row.path, row.size, row.mtime_ns = entry.relpath, entry.size, entry.mtime_ns
-        self.report.moved += 1
-
-    def _delete(self, session: Session, rows: Any) -> list[int]:
-        removed = []
-        for row in rows:
-            session.delete(session.get(ItemRow, row.id))
-            self.report.removed += 1
-            if row.status == STATUS_OK:
-                removed.append(row.id)
-        return removed
-
-    def _copy_vectors(
-        self, session: Session, copies: list[tuple[_Target, ItemRow]]
-    ) -> list[tuple[int, np.ndarray]]:
-        stored = self.store.vectors_by_id({source.id for _, source in copies})
-        full_rows = self.store.items_by_id({source.id for _, source in copies})
-        written = []
+    def _copy_vectors(self, changes: Changes, copies: list[tuple[_Target, SyncRow]]) -> None:
+        """Duplicates of stored content get the stored vector and facts, not a re-encode."""
+        stored = changes.stored_vectors({source.id for _, source in copies})
+        facts = changes.facts_of({source.id for _, source in copies})
         for target, source in copies:
-            facts = _facts_of(full_rows[source.id])
-            row = self._upsert(session, target, source.content_hash, facts)
-            session.merge(VectorRow(item_id=row.id, vector=vector_to_bytes(stored[source.id])))
-            written.append((row.id, stored[source.id]))
+            self._index_file(
+                changes, target, source.content_hash, facts[source.id], stored[source.id]
+            )
             self.report.reused += 1
-        return written
 
     # ---- encoding --------------------------------------------------------------------------
 
     def _encode(self, jobs: list[_Job], pool: ThreadPoolExecutor) -> None:
+        if not jobs:
+            return
         if self.progress:
             self.progress.start(len(jobs))
         buffers: dict[str, list[tuple[_Job, Decoded, Any]]] = defaultdict(list)
@@ -304,85 +285,28 @@ class IngestRun:
                 [prepared for _, _, prepared in batch], DOCUMENT_INSTRUCTIONS[kind]
             )
             if batch
-            else np.zeros((0, self.encoder.dim), np.float32)
+            else []
         )
         self.report.encoded += len(batch)
-        added_ids, added_vectors, stale_ids = [], [], []
-        with self.store.transaction() as session:
+        with self.writer.batch() as changes:
             for (job, decoded, _), vector in zip(batch, vectors, strict=True):
                 for target in job.targets:
-                    row = self._upsert(session, target, job.content_hash, _decoded_facts(decoded))
-                    session.merge(VectorRow(item_id=row.id, vector=vector_to_bytes(vector)))
-                    added_ids.append(row.id)
-                    added_vectors.append(vector)
-                    if target.row is not None and target.row.status == STATUS_OK:
-                        stale_ids.append(target.row.id)
+                    facts = {"width": decoded.width, "height": decoded.height, **decoded.facts}
+                    self._index_file(changes, target, job.content_hash, facts, vector)
             for job, reason in failures:
                 for target in job.targets:
-                    if self._write_failure(session, target, reason, job.content_hash):
-                        stale_ids.append(target.row.id)
-            self.store.bump_generation(session)
-        self.sink.remove(np.array(stale_ids, np.int64))
-        if added_ids:
-            self.sink.add(np.array(added_ids, np.int64), np.stack(added_vectors))
+                    changes.record_failure(target.item_id, target.file, reason, job.content_hash)
 
-    # ---- rows ------------------------------------------------------------------------------
-
-    def _upsert(
-        self, session: Session, target: _Target, digest: str | None, facts: dict[str, Any]
-    ) -> ItemRow:
-        entry = target.entry
-        row = session.get(ItemRow, target.row.id) if target.row else None
-        if row is None:
-            row = ItemRow(path=entry.relpath)
-            session.add(row)
-            self.report.added += 1
-        elif row.status == STATUS_FAILED:
+    def _index_file(
+        self,
+        changes: Changes,
+        target: _Target,
+        digest: str | None,
+        facts: dict[str, Any],
+        vector: Any,
+    ) -> None:
+        _, before = changes.index_file(target.item_id, target.file, digest, facts, vector)
+        if before is None or before == STATUS_FAILED:
             self.report.added += 1
         else:
             self.report.updated += 1
-        row.kind, row.size, row.mtime_ns = entry.kind, entry.size, entry.mtime_ns
-        row.content_hash, row.status, row.error = digest, STATUS_OK, None
-        row.indexed_at = datetime.now()
-        for name in _FACT_COLUMNS:
-            setattr(row, name, facts.get(name))
-        session.flush()
-        return row
-
-    def _write_failure(
-        self, session: Session, target: _Target, reason: str, digest: str | None = None
-    ) -> bool:
-        """Record a file that cannot be indexed; True when it had a vector that is now gone."""
-        entry = target.entry
-        row = session.get(ItemRow, target.row.id) if target.row else None
-        had_vector = row is not None and row.status == STATUS_OK
-        if row is None:
-            row = ItemRow(path=entry.relpath)
-            session.add(row)
-        else:
-            session.execute(delete(VectorRow).where(VectorRow.item_id == row.id))
-        row.kind, row.size, row.mtime_ns = entry.kind, entry.size, entry.mtime_ns
-        row.content_hash, row.status, row.error = digest, STATUS_FAILED, reason
-        row.indexed_at = datetime.now()
-        return had_vector
-
-
-_FACT_COLUMNS = (
-    "width",
-    "height",
-    "taken_at",
-    "camera_make",
-    "camera_model",
-    "gps_lat",
-    "gps_lon",
-    "exif",
-    "text",
-)
-
-
-def _decoded_facts(decoded: Decoded) -> dict[str, Any]:
-    return {"width": decoded.width, "height": decoded.height, **decoded.facts}
-
-
-def _facts_of(row: ItemRow) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _FACT_COLUMNS}

@@ -12,40 +12,39 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 from vsearch.errors import VsearchError
-from vsearch.query.filters import Filters, as_filters, matching_ids
+from vsearch.hit import Hit
+from vsearch.query.filters import Filters, as_filters
+from vsearch.query.target import SearchTarget
 from vsearch.store.models import STATUS_OK
-
-if TYPE_CHECKING:
-    from vsearch.index import Hit, Index
 
 EXACT_MAX = 10_000
 CELLS_PER_ROW = 2
 _CHUNK = 2048
 
 
-def resolve_item(index: Index, path: str | os.PathLike[str]) -> int:
+def resolve_item(index: SearchTarget, path: str | os.PathLike[str]) -> int:
     """The id of the indexed item at ``path`` (relative to the root, or a file under it).
 
     Raises:
         VsearchError: the path is not an indexed item; the message says why.
     """
     given = Path(path)
-    root = index.root
+    catalog = index.catalog
+    root = catalog.root
     rel = given.as_posix()
     if root is not None and (given.is_absolute() or given.exists()):
         rel = Path(os.path.relpath(given.resolve(), root)).as_posix()
         if rel.startswith("../"):
             raise VsearchError(f"{path} is outside the indexed folder {root}")
-    row = index.store.item_by_path(rel)
+    row = catalog.item_by_path(rel)
     if row is None:
         raise VsearchError(
-            f"{path} is not in the index at {index.folder}; run `vsearch ingest` to add it"
+            f"{path} is not in the index at {catalog.folder}; run `vsearch ingest` to add it"
         )
     if row.status != STATUS_OK:
         raise VsearchError(f"{path} is in the index but has no vector ({row.status}: {row.error})")
@@ -53,7 +52,7 @@ def resolve_item(index: Index, path: str | os.PathLike[str]) -> int:
 
 
 def similar(
-    index: Index,
+    index: SearchTarget,
     path: str | os.PathLike[str],
     *,
     k: int = 10,
@@ -64,7 +63,7 @@ def similar(
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     item_id = resolve_item(index, path)
-    query_emb = index.store.vectors_by_id([item_id])[item_id]
+    query_emb = index.catalog.stored_vectors([item_id])[item_id]
     hits = index.search_vector(query_emb, k=k + 1, filters=as_filters(filters), min_score=min_score)
     return [h for h in hits if h.id != item_id][:k]
 
@@ -141,7 +140,7 @@ def components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def find_duplicates(
-    index: Index,
+    index: SearchTarget,
     *,
     threshold: float = 0.95,
     filters: Filters | Sequence[str] | None = None,
@@ -154,26 +153,20 @@ def find_duplicates(
     """
     if not -1 <= threshold <= 1:
         raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
-    chunks = list(index.store.iter_vectors())
-    if not chunks:
+    ids, vectors = index.catalog.all_vectors(as_filters(filters))
+    if not len(ids):
         return []
-    ids = np.concatenate([c[0] for c in chunks])
-    vectors = np.concatenate([c[1] for c in chunks])
-    checked = as_filters(filters)
-    if checked:
-        keep = np.isin(ids, matching_ids(index.store, checked))
-        ids, vectors = ids[keep], vectors[keep]
     first, second = similar_pairs(vectors, threshold)
     if not len(first):
         return []
     nodes = np.unique(np.concatenate([first, second]))
     label = components(len(nodes), np.searchsorted(nodes, first), np.searchsorted(nodes, second))
-    paths = index.store.paths_by_id()
+    paths = index.catalog.paths_by_id()
     groups = []
     for root in np.unique(label):
         members = nodes[label == root]
         members = members[np.argsort([paths[int(ids[m])] for m in members], kind="stable")]
         scores = vectors[members] @ vectors[members[0]]
         order = np.concatenate([[0], 1 + np.argsort(-scores[1:], kind="stable")])
-        groups.append(index.hits(ids[members[order]], scores[order]))
+        groups.append(index.catalog.hits(ids[members[order]], scores[order]))
     return sorted(groups, key=lambda g: (-len(g), g[0].path))

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -19,24 +19,11 @@ from PIL import Image
 from vsearch.encoders.base import Encoder, Item
 from vsearch.encoders.instructions import TASKS
 from vsearch.errors import QueryError, UnsupportedInput
+from vsearch.hit import Hit
 from vsearch.ingest.decode import decode_image, read_bytes
-from vsearch.query.filters import Filters, as_filters, matching_ids
+from vsearch.query.filters import Filters, as_filters
 from vsearch.query.parser import ParsedQuery, QueryPart, parse_query
-from vsearch.store.metadata import MetadataStore
-from vsearch.store.vectors import VectorIndex
-
-if TYPE_CHECKING:
-    from vsearch.index import Hit, Index
-
-#: Candidates fetched per wanted hit when a filter may reject some, and at least MIN_FETCH:
-#: a flat FAISS search costs the same for 10 or 256 results, and checking 256 ids in SQL takes
-#: about a millisecond, so one round serves filters that pass down to ~5% of the items.
-OVERFETCH = 4
-MIN_FETCH = 256
-#: Past this many candidates, one SQL pass for every matching id plus a FAISS search restricted
-#: to them (an id selector) costs less than fetching more candidates.
-SELECTOR_AT = 4096
-_SQL_CHUNK = 20_000  # ids per ``IN (...)``: below SQLite's 32,766 bound parameters
+from vsearch.query.target import SearchTarget
 
 
 @dataclass(frozen=True)
@@ -125,85 +112,8 @@ def embed_query(
     return (combined / norm).astype(np.float32), instructions
 
 
-def filtered_search(
-    vectors: VectorIndex,
-    store: MetadataStore,
-    query_emb: np.ndarray,
-    k: int,
-    *,
-    filters: Filters | None = None,
-    min_score: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` ids passing ``filters`` and scoring at least ``min_score``.
-
-    Over-fetches candidates (``OVERFETCH`` per wanted hit, more when few pass) and checks them in
-    SQL, so ``k`` hits come back whenever ``k`` items pass; a very selective filter switches to an
-    exact search among the ids that pass (a FAISS id selector on a flat index, the stored vectors
-    otherwise).
-
-    Args:
-        query_emb: ``(dim,)`` float32, unit length.
-
-    Returns:
-        ``(scores float32 (m,), ids int64 (m,))`` with ``m <= k``, by descending score.
-    """
-    n = len(vectors)
-    if n == 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    query = query_emb[None, :]
-    if not filters:
-        scores, ids = vectors.search(query, k)
-        return _cut(scores[0], ids[0], k, min_score)
-    fetch = min(n, max(k * OVERFETCH, MIN_FETCH))
-    while fetch <= SELECTOR_AT:
-        scores, ids = (a[0] for a in vectors.search(query, fetch))
-        found = ids >= 0
-        passed = np.isin(ids, matching_ids(store, filters, ids[found])) & found
-        above = passed if min_score is None else passed & (scores >= min_score)
-        exhausted = fetch >= n or (min_score is not None and scores[found][-1] < min_score)
-        if above.sum() >= k or exhausted:
-            return _cut(scores[passed], ids[passed], k, min_score)
-        rate = max(int(passed.sum()), 1) / fetch
-        fetch = int(min(n, max(fetch * OVERFETCH, 2 * k / rate)))
-    allowed = matching_ids(store, filters)
-    if len(allowed) == 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    if vectors.kind == "flat":
-        scores, ids = (a[0] for a in vectors.search_among(query, k, allowed))
-    else:  # a graph or inverted lists searched through a sparse id selector miss items
-        scores, ids = _exact_among(store, query_emb, k, allowed)
-    return _cut(scores, ids, k, min_score)
-
-
-def _exact_among(
-    store: MetadataStore, query_emb: np.ndarray, k: int, allowed: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` among ``allowed`` ids, scored on their stored vectors."""
-    scores, ids = [], []
-    for start in range(0, len(allowed), _SQL_CHUNK):
-        found = store.vectors_by_id(int(i) for i in allowed[start : start + _SQL_CHUNK])
-        chunk = np.fromiter(found, dtype=np.int64, count=len(found))
-        if len(chunk):
-            ids.append(chunk)
-            scores.append(np.stack([found[int(i)] for i in chunk]) @ query_emb)
-    if not ids:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    all_scores, all_ids = np.concatenate(scores), np.concatenate(ids)
-    order = np.lexsort((all_ids, -all_scores))[:k]
-    return all_scores[order].astype(np.float32), all_ids[order]
-
-
-def _cut(
-    scores: np.ndarray, ids: np.ndarray, k: int, min_score: float | None
-) -> tuple[np.ndarray, np.ndarray]:
-    keep = ids >= 0
-    if min_score is not None:
-        keep &= scores >= min_score
-    return scores[keep][:k], ids[keep][:k]
-
-
 def run_query(
-    index: Index,
+    index: SearchTarget,
     query: str | Sequence[str] | ParsedQuery,
     *,
     image: str | os.PathLike[str] | None = None,

@@ -21,11 +21,11 @@ from PIL import Image
 from vsearch.encoders.base import Encoder, Item
 from vsearch.encoders.instructions import TASKS
 from vsearch.errors import QueryError, UnsupportedInput
-from vsearch.query.filters import Filters, as_filters, matching_ids
+from vsearch.query.filters import Filters, as_filters
 from vsearch.query.search import load_image
 
 if TYPE_CHECKING:
-    from vsearch.index import Index
+    from vsearch.query.target import SearchTarget
 
 ImageInput = str | os.PathLike[str] | Image.Image
 
@@ -145,7 +145,7 @@ def classify_images(
 
 
 def classify_items(
-    index: Index,
+    index: SearchTarget,
     labels: Sequence[str],
     *,
     filters: Filters | Sequence[str] | None = None,
@@ -161,14 +161,9 @@ def classify_items(
     label_emb = index.encoder.encode(
         [Item(text=t) for t in labels], instruction or TASKS["retrieval"].query
     )
-    allowed = matching_ids(index.store, checked) if checked else None
-    results: list[tuple[int, list[Scored]]] = []
-    for ids, vectors in index.store.iter_vectors():
-        if allowed is not None:
-            keep = np.isin(ids, allowed)
-            ids, vectors = ids[keep], vectors[keep]
-        scores = vectors @ label_emb.T  # (m, labels)
-        results += [(int(i), _ranked(labels, s)) for i, s in zip(ids, scores, strict=True)]
-    paths = index.store.paths_by_id()
+    ids, vectors = index.catalog.all_vectors(checked)
+    scores = vectors @ label_emb.T  # (n, labels)
+    results = [(int(i), _ranked(labels, s)) for i, s in zip(ids, scores, strict=True)]
+    paths = index.catalog.paths_by_id()
     found = [Classification(paths[i], s) for i, s in results if i in paths]
     return sorted(found, key=lambda c: c.source)

@@ -1,24 +1,25 @@
-"""The metadata store: SQLite (WAL) or any SQLAlchemy URL, the source of truth of an index."""
+"""The metadata store: SQLite (WAL) or PostgreSQL via SQLAlchemy, the source of truth of an index.
+
+On PostgreSQL every index lives in its own schema (``namespace``), so several indexes share one
+database without seeing each other's rows.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import CreateSchema
 
-from vsearch.errors import SchemaVersionError
-from vsearch.store.models import (
-    SCHEMA_VERSION,
-    STATUS_OK,
-    Base,
-    ItemRow,
-    MetaRow,
-    VectorRow,
-)
+from vsearch.errors import SchemaVersionError, StoreError
+from vsearch.store import urls
+from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, Base, ItemRow, MetaRow, VectorRow
 
 VECTOR_DTYPE = np.dtype("<f4")
 
@@ -31,40 +32,119 @@ def vector_from_bytes(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=VECTOR_DTYPE)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+class SyncRow(NamedTuple):
+    """What ingest compares a file with: a plain tuple, not an ORM object, per stored row."""
+
+    id: int
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # pysqlite begins transactions only before writes; SQLAlchemy's "begin" event below emits
+    # BEGIN itself, so a read of several statements sees one snapshot (WAL) like a write does.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 class MetadataStore:
-    """Rows of items, their raw vectors and index facts, behind SQLAlchemy.
+    """Rows of items, their raw vectors and index facts.
 
-    Every change to vectors bumps ``generation`` in the same transaction, so the derived FAISS
-    file can tell whether it is stale. The store does not know FAISS, files or encoders.
+    Every change to vectors bumps ``generation`` in the same transaction, so anything derived
+    from the vectors (the FAISS file) can tell whether it is stale. The store does not know
+    FAISS, files or encoders.
     """
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+    def __init__(self, url: str, namespace: str | None = None) -> None:
+        self.url = urls.parse(url)
+        self.namespace = namespace
+        self.shown = urls.masked(self.url)
+        try:
+            self._engine: Engine = create_engine(self.url)
+        except (ModuleNotFoundError, NoSuchModuleError) as exc:
+            extra = " (pip install 'vsearch[postgres]')" if "postgres" in str(self.url) else ""
+            raise StoreError(
+                f"no database driver for {self.shown}: {exc}{extra}".rstrip(": ")
+            ) from None
+        if self.dialect == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_connect)
+            event.listen(self._engine, "begin", _sqlite_begin)
+        self.engine = (
+            self._engine.execution_options(schema_translate_map={None: namespace})
+            if namespace
+            else self._engine
+        )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
 
     # ---- lifecycle -------------------------------------------------------------------------
 
+    def connect(self) -> None:
+        """Reach the database once, so a wrong host, password or driver is one clear error."""
+        try:
+            with self._engine.connect():
+                pass
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            raise StoreError(
+                f"cannot open the metadata store {self.shown}: {_reason(exc)}"
+            ) from None
+
+    def has_tables(self) -> bool:
+        with self._engine.connect() as conn:
+            return inspect(conn).has_table(MetaRow.__tablename__, schema=self.namespace)
+
     def create(self, facts: dict[str, Any]) -> None:
-        """Create the tables and record the index facts (schema version included)."""
+        """Create the tables and record the index facts; refuse a store that has them already."""
+        self.connect()
+        if self.has_tables():
+            where = f"schema {self.namespace!r} of " if self.namespace else ""
+            raise StoreError(
+                f"{where}{self.shown} already holds a vsearch index; open that index, or give "
+                "this one another database"
+            )
+        if self.namespace:
+            with self._engine.begin() as conn:
+                conn.execute(CreateSchema(self.namespace, if_not_exists=True))
         Base.metadata.create_all(self.engine)
+        initial = {
+            "schema_version": SCHEMA_VERSION,
+            "generation": 0,
+            "store_id": uuid.uuid4().hex,
+            **facts,
+        }
         with self.transaction() as session:
-            for key, value in {"schema_version": SCHEMA_VERSION, "generation": 0, **facts}.items():
+            for key, value in initial.items():
                 session.merge(MetaRow(key=key, value=value))
 
-    def check_schema(self, where: str) -> None:
-        """Raise SchemaVersionError when the index was written by a newer vsearch."""
+    def schema_version(self, where: str) -> int:
+        """The schema version the store was written with.
+
+        Raises:
+            SchemaVersionError: not a vsearch store, or written by a newer vsearch.
+        """
+        if not self.has_tables():
+            raise SchemaVersionError(f"{where}: {self.shown} holds no vsearch index")
         found = self.get_meta("schema_version")
         if found is None:
             raise SchemaVersionError(f"{where} has no schema version; it is not a vsearch index")
@@ -73,9 +153,10 @@ class MetadataStore:
                 f"index at {where} has schema version {found}, newer than this vsearch "
                 f"understands ({SCHEMA_VERSION}); upgrade vsearch to open it"
             )
+        return int(found)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._engine.dispose()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -83,12 +164,25 @@ class MetadataStore:
         with self._sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session that sees one consistent state across all its statements."""
+        with self._sessions() as session:
+            if self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     # ---- index facts -----------------------------------------------------------------------
 
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        with self._sessions() as session:
+    def get_meta(self, key: str, default: Any = None, session: Session | None = None) -> Any:
+        if session is not None:
             row = session.get(MetaRow, key)
             return default if row is None else row.value
+        with self._sessions() as own:
+            return self.get_meta(key, default, own)
 
     def set_meta(self, key: str, value: Any, session: Session | None = None) -> None:
         if session is not None:
@@ -97,11 +191,24 @@ class MetadataStore:
         with self.transaction() as own:
             own.merge(MetaRow(key=key, value=value))
 
-    def bump_generation(self, session: Session) -> int:
-        row = session.get(MetaRow, "generation")
-        value = (row.value if row else 0) + 1
-        session.merge(MetaRow(key="generation", value=value))
-        return value
+    def delete_meta(self, key: str, session: Session) -> None:
+        row = session.get(MetaRow, key)
+        if row is not None:
+            session.delete(row)
+
+    def generation(self, session: Session | None = None) -> int:
+        """How many committed changes the vectors have seen (0 for a new store)."""
+        return int(self.get_meta("generation", 0, session))
+
+    def bump_generation(self, session: Session) -> tuple[int, int]:
+        """Count one more change in ``session``'s transaction; returns ``(before, after)``.
+
+        The row is locked for update, so two writers can never both see the same ``before``.
+        """
+        row = session.get(MetaRow, "generation", with_for_update=True)
+        before = int(row.value) if row else 0
+        session.merge(MetaRow(key="generation", value=before + 1))
+        return before, before + 1
 
     # ---- items -----------------------------------------------------------------------------
 
@@ -141,6 +248,20 @@ class MetadataStore:
             query = select(ItemRow).where(ItemRow.status != STATUS_OK).order_by(ItemRow.path)
             return list(session.scalars(query))
 
+    def sync_state(self) -> dict[str, SyncRow]:
+        """Every row's path, id, size, mtime, hash and status: what ingest compares files with."""
+        columns = (
+            ItemRow.id,
+            ItemRow.path,
+            ItemRow.kind,
+            ItemRow.size,
+            ItemRow.mtime_ns,
+            ItemRow.content_hash,
+            ItemRow.status,
+        )
+        with self._sessions() as session:
+            return {r[1]: SyncRow(*r) for r in session.execute(select(*columns))}
+
     # ---- vectors ---------------------------------------------------------------------------
 
     def vectors_by_id(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -151,50 +272,35 @@ class MetadataStore:
             )
             return {item_id: vector_from_bytes(blob) for item_id, blob in rows}
 
-    def iter_vectors(self, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All stored vectors in id order: ``(ids int64 (m,), vectors float32 (m, dim))`` chunks."""
+    def iter_vectors(
+        self, chunk: int = 50_000, session: Session | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All stored vectors in id order: ``(ids int64 (m,), vectors float32 (m, dim))`` chunks.
+
+        With ``session`` (e.g. a :meth:`snapshot`) every chunk comes from that one state.
+        """
         last = -1
         while True:
-            with self._sessions() as session:
-                rows = session.execute(
-                    select(VectorRow.item_id, VectorRow.vector)
-                    .where(VectorRow.item_id > last)
-                    .order_by(VectorRow.item_id)
-                    .limit(chunk)
-                ).all()
+            query = (
+                select(VectorRow.item_id, VectorRow.vector)
+                .where(VectorRow.item_id > last)
+                .order_by(VectorRow.item_id)
+                .limit(chunk)
+            )
+            if session is not None:
+                rows = session.execute(query).all()
+            else:
+                with self._sessions() as own:
+                    rows = own.execute(query).all()
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             yield ids, np.stack([vector_from_bytes(r[1]) for r in rows])
             last = int(ids[-1])
 
-    def clear_vectors(self, session: Session) -> None:
-        session.execute(delete(VectorRow))
-        self.bump_generation(session)
-
-
-def sync_state(store: MetadataStore) -> dict[str, ItemRow]:
-    """Every row's path, id, size, mtime, hash and status: what ingest compares files with."""
-    columns = (
-        ItemRow.id,
-        ItemRow.path,
-        ItemRow.kind,
-        ItemRow.size,
-        ItemRow.mtime_ns,
-        ItemRow.content_hash,
-        ItemRow.status,
-    )
-    with store.transaction() as session:
-        rows = session.execute(select(*columns)).all()
-    return {
-        r.path: ItemRow(
-            id=r.id,
-            path=r.path,
-            kind=r.kind,
-            size=r.size,
-            mtime_ns=r.mtime_ns,
-            content_hash=r.content_hash,
-            status=r.status,
-        )
-        for r in rows
-    }
+    def all_vectors(self, session: Session | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every stored vector: ``(ids int64 (n,), vectors float32 (n, dim) or None if n = 0)``."""
+        chunks = list(self.iter_vectors(session=session))
+        if not chunks:
+            return np.zeros(0, np.int64), None
+        return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])

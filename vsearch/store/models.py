@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Bump when the tables change; an index with a higher number refuses to open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"

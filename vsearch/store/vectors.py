@@ -13,15 +13,16 @@ kind          used for (auto)        why
 
 from __future__ import annotations
 
+import hashlib
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from vsearch.atomic import atomic_path
 
 KINDS = ("flat", "hnsw", "ivfpq")
 FLAT_MAX = 200_000
@@ -165,20 +166,38 @@ class VectorIndex:
         with _omp_threads(threads):
             return self.index.search(queries, k, params=params)
 
-    def save(self, path: Path) -> None:
-        """Write to a temporary file beside ``path``, fsync, then rename over it."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            faiss.write_index(self.index, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    def save(self, path: Path) -> str:
+        """Write atomically (see :mod:`vsearch.atomic`); returns the file's sha256."""
+        with atomic_path(path) as tmp:
+            faiss.write_index(self.index, str(tmp))
+            digest = _sha256(tmp.read_bytes())
+        return digest
 
     @classmethod
-    def load(cls, path: Path, kind: str) -> VectorIndex:
-        return cls(faiss.read_index(str(path)), kind)
+    def load(cls, path: Path, kind: str, *, sha256: str, count: int, dim: int) -> VectorIndex:
+        """Read a file written by :meth:`save`, checking it is the one that was written.
+
+        Raises:
+            ValueError: the file is missing, damaged, or not the one described (checksum, id
+                count or dimension differ); the caller rebuilds it.
+        """
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+        if _sha256(data) != sha256:
+            raise ValueError(f"{path.name} is not the file this index wrote (checksum differs)")
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except RuntimeError as exc:
+            raise ValueError(f"{path.name} cannot be read by FAISS: {exc}") from None
+        if index.ntotal != count or index.d != dim:
+            raise ValueError(
+                f"{path.name} holds {index.ntotal} vectors of dim {index.d}, "
+                f"expected {count} of dim {dim}"
+            )
+        return cls(index, kind)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -12,12 +12,12 @@ import hashlib
 import importlib.resources
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vsearch.atomic import atomic_path, write_text
 from vsearch.encoders.mini.model import MiniConfig
 
 WEIGHTS_NAME = "model.safetensors"
@@ -61,9 +61,7 @@ def write_weights(
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    save_file(tensors, tmp)
-    os.replace(tmp, folder / WEIGHTS_NAME)
+    with atomic_path(folder / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp))
     manifest = {"architecture": "vsearch-mini", "config": config.to_dict(), **facts}
-    (folder / CONFIG_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_text(folder / CONFIG_NAME, json.dumps(manifest, indent=2) + "\n")

@@ -1,0 +1,502 @@
+"""The catalog: the one coordinator of an index's metadata store, FAISS index and manifest.
+
+The store is the source of truth; ``vectors.faiss`` is derived from it. Every committed change
+to the vectors bumps the store's ``generation``; ``vectors.json`` beside the FAISS file records
+the store and the generation the file was *built from* (plus its checksum, id count and
+dimension), so each copy of an index folder knows whether its own file is current, also when
+several copies share one database.
+
+Rules the catalog keeps:
+
+- Only a writer saves, and a writer holds the write lock (:mod:`vsearch.store.locks`). On taking
+  it, the writer re-reads the generation and reloads or rebuilds its in-memory index first.
+- After each committed transaction the writer applies that transaction's vector delta to the
+  in-memory index, and only if the index was built from the generation just before it;
+  otherwise the index is dropped and rebuilt from one consistent read of the store.
+- A reader checks the generation before every search and reloads when another handle (or
+  process) changed it. A reader never saves, except by becoming a writer: when it had to rebuild
+  a stale or damaged file and the lock is free, it takes the lock and saves the rebuilt index.
+- Within a process, searches and the application of a delta exclude each other, so one
+  ``Catalog`` can serve searches while an ingest runs in another thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vsearch.atomic import write_text
+from vsearch.encoders.base import EncoderIdentity
+from vsearch.errors import IndexBusy, IndexClosed, StoreError, VsearchError
+from vsearch.hit import Hit
+from vsearch.manifest import MANIFEST_NAME, Manifest
+from vsearch.store import migrations, urls
+from vsearch.store.changes import Changes, VectorDelta
+from vsearch.store.filters import Filters, matching_ids
+from vsearch.store.locks import WriteLock
+from vsearch.store.metadata import MetadataStore
+from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, ItemRow
+from vsearch.store.retrieval import filtered_search
+from vsearch.store.vectors import VectorIndex, choose_kind
+
+DB_NAME = "metadata.sqlite"
+FAISS_NAME = "vectors.faiss"
+STAMP_NAME = "vectors.json"
+LOCK_NAME = "ingest.lock"
+#: How long a short write (remove, reindex, a schema upgrade) waits for a running one.
+SHORT_WRITE_WAIT = 30.0
+
+log = logging.getLogger("vsearch")
+
+
+@dataclass
+class _Snapshot:
+    """The in-memory FAISS index and the store generation its content equals."""
+
+    vectors: VectorIndex
+    generation: int
+
+
+class Catalog:
+    """Keeps one index folder's store, vectors and manifest consistent.
+
+    It does not embed anything or read the ingested files: ingest and the query layer do, and
+    go through it for every read and write of stored state.
+    """
+
+    def __init__(self, folder: Path, manifest: Manifest, store: MetadataStore) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.store = store
+        self.lock = WriteLock(_lock_path(folder, store), store, str(folder))
+        self._snapshot: _Snapshot | None = None
+        self._vectors_lock = threading.RLock()
+        self._write_mutex = threading.Lock()
+        self._writing = False
+        self._closed = False
+        self._store_id: str | None = None
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        folder: Path,
+        *,
+        identity: EncoderIdentity,
+        facts: dict[str, Any],
+        store_url: str | None = None,
+        index_kind: str = "auto",
+    ) -> Catalog:
+        """A new, empty index at ``folder``; ``facts`` join the store's index facts.
+
+        Raises:
+            VsearchError: an index exists there already; StoreError: the database cannot be
+                used or already holds this index's namespace.
+        """
+        if (folder / MANIFEST_NAME).exists():
+            raise VsearchError(f"an index already exists at {folder}; open it instead")
+        choose_kind(0, index_kind)  # validates the name
+        sqlite = store_url is None or urls.is_sqlite(store_url)
+        namespace = None if sqlite else _new_namespace(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        store = MetadataStore(store_url or _sqlite_url(folder), namespace)
+        store.create({**facts, "encoder": identity.to_dict()})
+        manifest = Manifest(
+            encoder=identity,
+            store_url=store_url and urls.without_password(store_url),
+            store_namespace=namespace,
+            index_kind=index_kind,
+        )
+        manifest.save(folder)
+        return cls(folder, manifest, store)
+
+    @classmethod
+    def open(cls, folder: Path, *, store_url: str | None = None) -> Catalog:
+        """The index at ``folder``, upgraded to the current schema if it is older.
+
+        Args:
+            store_url: the database URL again, e.g. with the password the manifest does not
+                keep; it must name the database the manifest names.
+
+        Raises:
+            IndexNotFound, SchemaVersionError, StoreError.
+        """
+        manifest = Manifest.load(folder)
+        url = _store_url(folder, manifest, store_url)
+        store = MetadataStore(url, manifest.store_namespace)
+        store.connect()
+        catalog = cls(folder, manifest, store)
+        found = store.schema_version(str(folder))
+        if found < SCHEMA_VERSION or manifest.schema_version < SCHEMA_VERSION:
+            catalog._upgrade()
+        return catalog
+
+    def _upgrade(self) -> None:
+        with self.lock.hold(SHORT_WRITE_WAIT):
+            found = self.store.schema_version(str(self.folder))
+            reached = migrations.upgrade(self.store, found)
+            self.manifest.schema_version = SCHEMA_VERSION
+            self.manifest.save(self.folder)
+        if reached:
+            log.info("upgraded the index at %s to schema %d", self.folder, SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self._closed = True
+        self.store.close()
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise IndexClosed(f"the index at {self.folder} is closed; open it again to use it")
+
+    # ---- facts -----------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> EncoderIdentity:
+        """The encoder identity the vectors were made with, read from the store."""
+        return EncoderIdentity.from_dict(self.store.get_meta("encoder"))
+
+    @property
+    def encoder_spec(self) -> str:
+        return self.store.get_meta("encoder_spec") or self.identity.model_id
+
+    @property
+    def root(self) -> Path | None:
+        """The ingested folder (stored relative to the index folder), or None before an ingest."""
+        recorded = self.store.get_meta("root")
+        return None if recorded is None else (self.folder / recorded).resolve()
+
+    def count(self, status: str | None = STATUS_OK) -> int:
+        self.check_open()
+        return self.store.count(status)
+
+    def info(self) -> dict[str, Any]:
+        vectors = self.vectors()
+        return {
+            "index": str(self.folder),
+            "root": str(self.root) if self.root else None,
+            "encoder": self.identity.to_dict(),
+            "model": self.store.get_meta("encoder_spec"),
+            "items": self.count(),
+            "failed": self.count("failed"),
+            "pending": self.count("pending"),
+            "vectors": len(vectors),
+            "index_kind": vectors.kind,
+            "schema_version": self.store.get_meta("schema_version"),
+            "store": self.store.shown,
+            "namespace": self.store.namespace,
+        }
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def vectors(self) -> VectorIndex:
+        """The FAISS index as of the store's current generation (reloaded when it moved)."""
+        with self._vectors_lock:
+            return self._fresh().vectors
+
+    def search(
+        self,
+        query_emb: np.ndarray,
+        k: int,
+        *,
+        filters: Filters | None = None,
+        min_score: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, ids)`` for ``query_emb`` (``(dim,)`` float32, unit length)."""
+        dim = self.identity.dim
+        if np.shape(query_emb) != (dim,):
+            raise ValueError(
+                f"a query vector for this index has shape ({dim},), got {np.shape(query_emb)}"
+            )
+        with self._vectors_lock:
+            vectors = self._fresh().vectors
+            return filtered_search(
+                vectors, self.store, query_emb, k, filters=filters, min_score=min_score
+            )
+
+    def hits(self, ids: Iterable[int], scores: Iterable[float]) -> list[Hit]:
+        """Hits for item ids with their scores, in the order given; unknown ids are skipped."""
+        self.check_open()
+        pairs = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
+        rows = self.store.items_by_id(i for i, _ in pairs)
+        root = self.root or self.folder
+        return [_hit(rows[i], s, root) for i, s in pairs if i in rows]
+
+    def item_by_path(self, path: str) -> ItemRow | None:
+        self.check_open()
+        return self.store.item_by_path(path)
+
+    def stored_vectors(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these item ids (``(dim,)`` float32 each), by id."""
+        self.check_open()
+        return self.store.vectors_by_id(ids)
+
+    def all_vectors(self, filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored vector (of the items passing ``filters``), read in one consistent state.
+
+        Returns:
+            ``(ids int64 (n,), vectors float32 (n, dim))`` in id order.
+        """
+        self.check_open()
+        with self.store.snapshot() as session:
+            ids, vectors = self.store.all_vectors(session)
+        if vectors is None:
+            return ids, np.zeros((0, self.identity.dim), np.float32)
+        if filters:
+            keep = np.isin(ids, matching_ids(self.store, filters))
+            ids, vectors = ids[keep], vectors[keep]
+        return ids, vectors
+
+    def paths_by_id(self) -> dict[int, str]:
+        """The path of every indexed item, by id."""
+        self.check_open()
+        return self.store.paths_by_id()
+
+    # ---- writes ----------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, *, wait: float = 0.0) -> Iterator[Writer]:
+        """Hold the write lock for the block and yield the writer; save the vectors at the end.
+
+        Raises:
+            IndexBusy: another writer holds the lock (after ``wait`` seconds).
+        """
+        self.check_open()
+        started = time.monotonic()
+        got = (
+            self._write_mutex.acquire(timeout=wait)
+            if wait > 0
+            else self._write_mutex.acquire(False)
+        )
+        if not got:
+            raise IndexBusy(f"this process is already writing to the index at {self.folder}")
+        try:
+            with self.lock.hold(max(0.0, wait - (time.monotonic() - started))):
+                self._writing = True
+                try:
+                    with self._vectors_lock:
+                        self._fresh()
+                    yield Writer(self)
+                finally:
+                    self._writing = False
+                    self._finish_write()
+        finally:
+            self._write_mutex.release()
+
+    def _finish_write(self) -> None:
+        """Under the lock: bring the in-memory index to the store's state and its kind, save it."""
+        with self._vectors_lock:
+            snapshot = self._fresh()
+            wanted = choose_kind(len(snapshot.vectors), self.manifest.index_kind)
+            if wanted != snapshot.vectors.kind:
+                snapshot = self._snapshot = self._rebuild()
+            if not self._file_is_current(snapshot.generation):
+                self._save(snapshot)
+
+    def _apply(self, delta: VectorDelta, before: int, after: int) -> None:
+        """A committed transaction's delta, applied to the index built from ``before``."""
+        snapshot = self._snapshot
+        if delta.cleared or snapshot is None or snapshot.generation != before:
+            self._snapshot = None
+            return
+        dropped = np.fromiter(delta.dropped, np.int64, len(delta.dropped))
+        if not snapshot.vectors.remove(dropped):  # this kind cannot remove (HNSW): rebuild later
+            self._snapshot = None
+            return
+        if delta.added:
+            ids = np.fromiter(delta.added, np.int64, len(delta.added))
+            snapshot.vectors.add(ids, np.stack(list(delta.added.values())))
+        snapshot.generation = after
+
+    # ---- the FAISS file --------------------------------------------------------------------
+
+    def _fresh(self) -> _Snapshot:
+        """Under ``_vectors_lock``: the snapshot for the store's current generation."""
+        self.check_open()
+        generation = self.store.generation()
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.generation != generation:
+            snapshot = self._snapshot = self._load(generation) or self._rebuild(repair=True)
+        return snapshot
+
+    def _load(self, generation: int) -> _Snapshot | None:
+        stamp = self._stamp()
+        path = self.folder / FAISS_NAME
+        if not self._file_is_current(generation, stamp) or not path.exists():
+            return None
+        try:
+            vectors = VectorIndex.load(
+                path, stamp["kind"], sha256=stamp["sha256"], count=stamp["count"], dim=stamp["dim"]
+            )
+        except (ValueError, KeyError) as exc:
+            log.warning("%s was damaged (%s); rebuilding it from the store", path, exc)
+            return None
+        return _Snapshot(vectors, generation)
+
+    def _rebuild(self, *, repair: bool = False) -> _Snapshot:
+        """The FAISS index from one consistent read of the stored vectors."""
+        with self.store.snapshot() as session:
+            generation = self.store.generation(session)
+            dim = EncoderIdentity.from_dict(self.store.get_meta("encoder", session=session)).dim
+            ids, vecs = self.store.all_vectors(session)
+        kind = choose_kind(len(ids), self.manifest.index_kind)
+        snapshot = _Snapshot(VectorIndex.build(kind, dim, ids, vecs), generation)
+        if repair and not self._writing:
+            self._try_repair(snapshot)
+        return snapshot
+
+    def rebuild(self) -> None:
+        """Recreate the FAISS index from the stored vectors and save it (under the lock)."""
+        with self.writing(wait=SHORT_WRITE_WAIT), self._vectors_lock:
+            self._snapshot = self._rebuild()
+
+    def _try_repair(self, snapshot: _Snapshot) -> None:
+        """Save a rebuilt index if the write lock is free and nothing changed meanwhile."""
+        with suppress(IndexBusy, StoreError, OSError), self.lock.hold(0):
+            if self.store.generation() == snapshot.generation:
+                self._save(snapshot)
+
+    def _stamp(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.folder / STAMP_NAME).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def store_id(self) -> str:
+        if self._store_id is None:
+            self._store_id = self.store.get_meta("store_id")
+        return self._store_id
+
+    def _file_is_current(self, generation: int, stamp: dict[str, Any] | None = None) -> bool:
+        stamp = self._stamp() if stamp is None else stamp
+        return stamp.get("store_id") == self.store_id and stamp.get("generation") == generation
+
+    def _save(self, snapshot: _Snapshot) -> None:
+        digest = snapshot.vectors.save(self.folder / FAISS_NAME)
+        stamp = {
+            "store_id": self.store_id,
+            "generation": snapshot.generation,
+            "kind": snapshot.vectors.kind,
+            "count": len(snapshot.vectors),
+            "dim": snapshot.vectors.dim,
+            "sha256": digest,
+        }
+        write_text(self.folder / STAMP_NAME, json.dumps(stamp, indent=2) + "\n")
+
+
+class Writer:
+    """What a holder of the write lock may do; made by :meth:`Catalog.writing` only."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.store = catalog.store
+
+    @contextmanager
+    def batch(self) -> Iterator[Changes]:
+        """One transaction of changes; committed at the end of the block with a generation bump,
+        then applied to the in-memory FAISS index."""
+        catalog = self.catalog
+        with catalog._vectors_lock:  # a search never sees the store ahead of the index
+            with self.store.transaction() as session:
+                changes = Changes(self.store, session)
+                yield changes
+                bumped = self.store.bump_generation(session) if changes.delta else None
+            if bumped is not None:
+                catalog._apply(changes.delta, *bumped)
+
+    def set_root(self, root: Path) -> None:
+        self.store.set_meta("root", os.path.relpath(root, self.catalog.folder.resolve()))
+
+    def sync_state(self) -> dict[str, Any]:
+        return self.store.sync_state()
+
+    def failed_items(self) -> list[ItemRow]:
+        return self.store.failed_items()
+
+    def remove_paths(self, paths: Iterable[str]) -> int:
+        """Forget the items at these paths (relative to the root); returns how many."""
+        rows = [row for p in paths if (row := self.store.item_by_path(p))]
+        with self.batch() as changes:
+            return changes.delete(row.id for row in rows)
+
+    def reindex(self, identity: EncoderIdentity, facts: dict[str, Any]) -> None:
+        """Drop every vector and mark every item pending for the encoder ``identity``."""
+        with self.batch() as changes:
+            changes.clear_vectors()
+            changes.set_meta("encoder", identity.to_dict())
+            for key, value in facts.items():
+                changes.set_meta(key, value)
+        self.catalog.manifest.encoder = identity
+        self.catalog.manifest.save(self.catalog.folder)
+
+
+def _hit(row: ItemRow, score: float, root: Path) -> Hit:
+    data = {
+        "size": row.size,
+        "mtime": row.mtime_ns / 1e9,
+        "width": row.width,
+        "height": row.height,
+        "taken_at": row.taken_at.isoformat() if row.taken_at else None,
+        "camera_make": row.camera_make,
+        "camera_model": row.camera_model,
+        "gps_lat": row.gps_lat,
+        "gps_lon": row.gps_lon,
+        "text": row.text[:300] if row.text else None,
+        "content_hash": row.content_hash,
+    }
+    metadata = {k: v for k, v in data.items() if v is not None}
+    return Hit(row.id, row.path, root / row.path, score, row.kind, metadata)
+
+
+def _sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{(folder / DB_NAME).resolve()}"
+
+
+def _store_url(folder: Path, manifest: Manifest, given: str | None) -> str:
+    """The URL to open: the manifest's, or the one the user gives again (with its password)."""
+    if manifest.store_url is None:
+        path = folder / DB_NAME
+        if given is not None:
+            raise StoreError(f"the index at {folder} keeps its metadata in {path}, not a database")
+        if not path.is_file():
+            raise StoreError(
+                f"{path} is missing: the index at {folder} has lost its metadata; "
+                f"re-create it with `vsearch ingest DIR --index {folder}` after moving it away"
+            )
+        return _sqlite_url(folder)
+    if given is None:
+        return manifest.store_url
+    if not urls.same_database(given, manifest.store_url):
+        raise StoreError(
+            f"the index at {folder} lives in {urls.masked(manifest.store_url)}, not in "
+            f"{urls.masked(given)}"
+        )
+    return given
+
+
+def _new_namespace(folder: Path) -> str:
+    """A schema name for a new index on a shared database: its folder's name and a random tag."""
+    slug = re.sub(r"[^a-z0-9]+", "_", folder.name.lower()).strip("_")[:30] or "index"
+    return f"vsearch_{slug}_{secrets.token_hex(4)}"
+
+
+def _lock_path(folder: Path, store: MetadataStore) -> Path:
+    """Beside the database when it is a SQLite file outside the folder (several folders may share
+    it), else in the index folder."""
+    database = store.url.database if store.dialect == "sqlite" else None
+    if database and Path(database).resolve().parent != folder.resolve():
+        return Path(database + ".lock")
+    return folder / LOCK_NAME
