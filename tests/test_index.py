@@ -185,12 +185,12 @@ def test_hnsw_index_handles_removals_by_rebuilding(tmp_path, photo_dir):
 def test_a_second_concurrent_ingest_is_refused(built):
     from filelock import FileLock
 
-    with FileLock(built / "ingest.lock", thread_local=False):  # as another process's ingest
-        with (
-            Index.open(built, encoder=HashEncoder()) as idx,
-            pytest.raises(IndexBusy, match="another process is writing to the index"),
-        ):
-            idx.ingest()
+    with (
+        FileLock(built / "ingest.lock", thread_local=False),  # as another process's ingest holds it
+        Index.open(built, encoder=HashEncoder()) as idx,
+        pytest.raises(IndexBusy, match="another process is writing to the index"),
+    ):
+        idx.ingest()
     with Index.open(built, encoder=HashEncoder()) as idx:
         assert idx.ingest().unchanged == 7
 

@@ -12,9 +12,9 @@ from PIL import Image
 from vsearch.errors import QueryError
 from vsearch.index import Index
 from vsearch.query import Filters
-from vsearch.store.retrieval import SELECTOR_AT, filtered_search
 from vsearch.store.metadata import MetadataStore, vector_to_bytes
 from vsearch.store.models import ItemRow, VectorRow
+from vsearch.store.retrieval import SELECTOR_AT, filtered_search
 from vsearch.store.vectors import VectorIndex
 
 from ..conftest import HashEncoder, write_image
