@@ -64,6 +64,32 @@ def _vsearch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("VSEARCH_INDEX", raising=False)
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throw-away PostgreSQL server for the session (see tests/pg_server.py), or a skip."""
+    from .pg_server import start
+
+    server = start()
+    if isinstance(server, str):
+        pytest.skip(f"PostgreSQL: {server}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Where an index keeps its metadata: None (its own SQLite file) or a PostgreSQL URL.
+
+    The URL carries the password, as a user types it; ``PGPASSWORD`` is set too, because the
+    manifest never keeps the password and a later open reads it from there.
+    """
+    if request.param == "sqlite":
+        return None
+    server = request.getfixturevalue("pg_server")
+    monkeypatch.setenv("PGPASSWORD", server.password)
+    return server.url()
+
+
 @pytest.fixture
 def hash_encoder() -> HashEncoder:
     return HashEncoder()

@@ -14,7 +14,16 @@ from .conftest import HashEncoder, write_image
 
 
 @pytest.fixture
-def built(tmp_path, photo_dir, hash_encoder):
+def built(tmp_path, photo_dir, hash_encoder, store_url):
+    """An index of ``photo_dir``, on SQLite and on PostgreSQL."""
+    with Index.create(tmp_path / "idx", encoder=hash_encoder, store_url=store_url) as idx:
+        idx.ingest(photo_dir)
+    return tmp_path / "idx"
+
+
+@pytest.fixture
+def built_sqlite(tmp_path, photo_dir, hash_encoder):
+    """An index of ``photo_dir`` in its own SQLite file (for tests that open that file)."""
     with Index.create(tmp_path / "idx", encoder=hash_encoder) as idx:
         idx.ingest(photo_dir)
     return tmp_path / "idx"
@@ -61,7 +70,8 @@ def test_newer_schema_is_refused(built):
         Index.open(built)
 
 
-def test_newer_schema_in_the_store_is_refused(built):
+def test_newer_schema_in_the_store_is_refused(built_sqlite):
+    built = built_sqlite
     engine = create_engine(f"sqlite:///{built / 'metadata.sqlite'}")
     with engine.begin() as conn:
         conn.execute(text("UPDATE meta SET value = '7' WHERE key = 'schema_version'"))
@@ -105,8 +115,8 @@ def test_search_rejects_bad_arguments(built, tmp_path):
             idx.search(image=tmp_path / "bad.jpg")
 
 
-def test_empty_index_returns_no_hits(tmp_path):
-    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+def test_empty_index_returns_no_hits(tmp_path, store_url):
+    with Index.create(tmp_path / "idx", encoder=HashEncoder(), store_url=store_url) as idx:
         assert idx.search("x") == []
         assert len(idx) == 0
 
@@ -134,6 +144,8 @@ def test_stale_faiss_file_is_rebuilt_from_the_store(built):
     (built / FAISS_NAME).write_bytes(b"garbage that must not be read")
     with Index.open(built, encoder=HashEncoder()) as idx:
         assert len(idx.vectors) == 7
+        assert (built / FAISS_NAME).read_bytes().startswith(b"garbage")  # a reader never saves
+        idx.ingest()
     assert faiss.read_index(str(built / FAISS_NAME)).ntotal == 7
 
 
@@ -151,11 +163,14 @@ def test_failed_save_leaves_the_previous_file_whole(built, photo_dir, monkeypatc
             f.write(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(faiss, "write_index", crash)
     write_image(photo_dir / "new.png", seed=77, fmt="PNG")
-    with Index.open(built, encoder=HashEncoder()) as idx, pytest.raises(OSError, match="disk full"):
+    with (
+        monkeypatch.context() as patched,
+        Index.open(built, encoder=HashEncoder()) as idx,
+        pytest.raises(OSError, match="disk full"),
+    ):
+        patched.setattr(faiss, "write_index", crash)
         idx.ingest()
-    monkeypatch.undo()
     assert (built / FAISS_NAME).read_bytes() == before
     assert [p.name for p in built.iterdir() if p.name.endswith(".tmp")] == []
     with Index.open(built, encoder=HashEncoder()) as idx:  # the store has the new item: rebuilt
@@ -172,8 +187,10 @@ def test_index_records_encoder_and_versions(built):
         assert len(idx.search(text="x", k=3)) == 3
 
 
-def test_hnsw_index_handles_removals_by_rebuilding(tmp_path, photo_dir):
-    with Index.create(tmp_path / "idx", encoder=HashEncoder(), index_kind="hnsw") as idx:
+def test_hnsw_index_handles_removals_by_rebuilding(tmp_path, photo_dir, store_url):
+    with Index.create(
+        tmp_path / "idx", encoder=HashEncoder(), index_kind="hnsw", store_url=store_url
+    ) as idx:
         idx.ingest(photo_dir)
         assert idx.vectors.kind == "hnsw"
         (photo_dir / "img1.jpg").unlink()

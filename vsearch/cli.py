@@ -91,6 +91,17 @@ def ingest(
     device: DeviceOption = None,
     dtype: DtypeOption = None,
     batch_size: BatchOption = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="VSEARCH_STORE_URL",
+            show_envvar=False,
+            help="Database for the metadata of a new index, e.g. postgresql://user@host/db "
+            "(each index gets its own schema; the password is never saved: give it again here, "
+            "or in PGPASSWORD or ~/.pgpass). Default: metadata.sqlite in the index folder.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index a folder's images and texts (.txt .md) and keep the index in sync with it.
@@ -105,6 +116,7 @@ def ingest(
             index or config.default_index_path(),
             encoder=model,
             reindex=reindex,
+            store_url=store,
             **_encoder_options(device, dtype, batch_size),
         ) as idx:
             report = idx.ingest(

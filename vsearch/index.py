@@ -108,10 +108,10 @@ class Index:
                 if isinstance(encoder, Encoder)
                 else load_encoder(encoder, **encoder_options)
             )
-            if enc.identity != index.identity:
-                if not reindex:
-                    index.close()
-                    raise EncoderMismatch(index._mismatch_message(enc))
+            if enc.identity != index.identity and not reindex:
+                index.close()
+                raise EncoderMismatch(index._mismatch_message(enc))
+            if reindex:
                 index._start_reindex(enc)
             index._encoder = enc
         elif reindex:
@@ -220,8 +220,15 @@ class Index:
             folder = self._resolve_root(root)
             if self.root is None:
                 writer.set_root(folder)
-            run = IngestRun(writer, lambda: self.encoder, folder, options, progress)
+            run = IngestRun(writer, self._encoder_for_writing, folder, options, progress)
             return run.run()
+
+    def _encoder_for_writing(self) -> Encoder:
+        """The encoder, re-checked against the store: another handle may have re-indexed it."""
+        enc = self.encoder
+        if enc.identity != self.identity:
+            raise EncoderMismatch(self._mismatch_message(enc))
+        return enc
 
     def _resolve_root(self, root: str | os.PathLike[str] | None) -> Path:
         recorded = self.root

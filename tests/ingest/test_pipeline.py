@@ -16,8 +16,8 @@ from ..conftest import HashEncoder, write_image
 
 
 @pytest.fixture
-def index(tmp_path, hash_encoder):
-    with Index.create(tmp_path / "idx", encoder=hash_encoder) as idx:
+def index(tmp_path, hash_encoder, store_url):
+    with Index.create(tmp_path / "idx", encoder=hash_encoder, store_url=store_url) as idx:
         yield idx
 
 

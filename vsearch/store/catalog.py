@@ -14,8 +14,8 @@ Rules the catalog keeps:
   in-memory index, and only if the index was built from the generation just before it;
   otherwise the index is dropped and rebuilt from one consistent read of the store.
 - A reader checks the generation before every search and reloads when another handle (or
-  process) changed it. A reader never saves, except by becoming a writer: when it had to rebuild
-  a stale or damaged file and the lock is free, it takes the lock and saves the rebuilt index.
+  process) changed it. A reader never saves: a stale or damaged file is rebuilt in its memory,
+  and the next writer saves the current index.
 - Within a process, searches and the application of a delta exclude each other, so one
   ``Catalog`` can serve searches while an ingest runs in another thread.
 """
@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,9 +84,9 @@ class Catalog:
         self._snapshot: _Snapshot | None = None
         self._vectors_lock = threading.RLock()
         self._write_mutex = threading.Lock()
-        self._writing = False
         self._closed = False
         self._store_id: str | None = None
+        self._file_damaged = False  # the FAISS file failed its checks: the next writer saves
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -284,13 +284,11 @@ class Catalog:
             raise IndexBusy(f"this process is already writing to the index at {self.folder}")
         try:
             with self.lock.hold(max(0.0, wait - (time.monotonic() - started))):
-                self._writing = True
                 try:
                     with self._vectors_lock:
                         self._fresh()
                     yield Writer(self)
                 finally:
-                    self._writing = False
                     self._finish_write()
         finally:
             self._write_mutex.release()
@@ -302,8 +300,9 @@ class Catalog:
             wanted = choose_kind(len(snapshot.vectors), self.manifest.index_kind)
             if wanted != snapshot.vectors.kind:
                 snapshot = self._snapshot = self._rebuild()
-            if not self._file_is_current(snapshot.generation):
+            if self._file_damaged or not self._file_is_current(snapshot.generation):
                 self._save(snapshot)
+                self._file_damaged = False
 
     def _apply(self, delta: VectorDelta, before: int, after: int) -> None:
         """A committed transaction's delta, applied to the index built from ``before``."""
@@ -328,45 +327,38 @@ class Catalog:
         generation = self.store.generation()
         snapshot = self._snapshot
         if snapshot is None or snapshot.generation != generation:
-            snapshot = self._snapshot = self._load(generation) or self._rebuild(repair=True)
+            snapshot = self._snapshot = self._load(generation) or self._rebuild()
         return snapshot
 
     def _load(self, generation: int) -> _Snapshot | None:
         stamp = self._stamp()
         path = self.folder / FAISS_NAME
-        if not self._file_is_current(generation, stamp) or not path.exists():
+        if not self._file_is_current(generation, stamp):
             return None
+        self._file_damaged = True  # until it is read and checked
         try:
             vectors = VectorIndex.load(
                 path, stamp["kind"], sha256=stamp["sha256"], count=stamp["count"], dim=stamp["dim"]
             )
         except (ValueError, KeyError) as exc:
-            log.warning("%s was damaged (%s); rebuilding it from the store", path, exc)
+            log.warning("%s was damaged (%s); rebuilt from the store", path, exc)
             return None
+        self._file_damaged = False
         return _Snapshot(vectors, generation)
 
-    def _rebuild(self, *, repair: bool = False) -> _Snapshot:
+    def _rebuild(self) -> _Snapshot:
         """The FAISS index from one consistent read of the stored vectors."""
         with self.store.snapshot() as session:
             generation = self.store.generation(session)
             dim = EncoderIdentity.from_dict(self.store.get_meta("encoder", session=session)).dim
             ids, vecs = self.store.all_vectors(session)
         kind = choose_kind(len(ids), self.manifest.index_kind)
-        snapshot = _Snapshot(VectorIndex.build(kind, dim, ids, vecs), generation)
-        if repair and not self._writing:
-            self._try_repair(snapshot)
-        return snapshot
+        return _Snapshot(VectorIndex.build(kind, dim, ids, vecs), generation)
 
     def rebuild(self) -> None:
         """Recreate the FAISS index from the stored vectors and save it (under the lock)."""
         with self.writing(wait=SHORT_WRITE_WAIT), self._vectors_lock:
             self._snapshot = self._rebuild()
-
-    def _try_repair(self, snapshot: _Snapshot) -> None:
-        """Save a rebuilt index if the write lock is free and nothing changed meanwhile."""
-        with suppress(IndexBusy, StoreError, OSError), self.lock.hold(0):
-            if self.store.generation() == snapshot.generation:
-                self._save(snapshot)
 
     def _stamp(self) -> dict[str, Any]:
         try:

@@ -33,7 +33,7 @@ def parse(url: str | URL) -> URL:
 
 def without_password(url: str | URL) -> str:
     """The URL as the manifest stores it: everything but the password."""
-    return parse(url).set(password=None).render_as_string(hide_password=False)
+    return parse(url)._replace(password=None).render_as_string(hide_password=False)
 
 
 def masked(url: str | URL) -> str:
