@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vsearch.atomic import write_text
 from vsearch.eval.data import META_TASKS
 
 
@@ -59,9 +60,7 @@ class EvalReport:
 
     def write_json(self, path: Path) -> None:
         """Write ``to_dict()`` as indented JSON, creating the folder."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def aggregate(results: list[DatasetResult]) -> tuple[dict[str, Aggregate], Aggregate | None]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from vsearch.atomic import atomic_path
 from vsearch.encoders.base import Encoder, Item
 from vsearch.encoders.instructions import TASKS
 from vsearch.errors import QueryError, UnsupportedInput
@@ -204,7 +205,11 @@ def draw_regions(
         )
     path = Path(out)
     try:
-        picture.save(path)
+        image_format = Image.registered_extensions().get(path.suffix.lower())
+        if image_format is None:
+            raise ValueError(f"unknown image extension {path.suffix!r}")
+        with atomic_path(path) as tmp:
+            picture.save(tmp, format=image_format)
     except (OSError, ValueError) as exc:
         raise UnsupportedInput(f"cannot write {path}: {exc}") from exc
     return path
