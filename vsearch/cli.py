@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from vsearch import config
+from vsearch.display import printable
 from vsearch.errors import VsearchError
 
 app = typer.Typer(
@@ -133,7 +134,7 @@ def ingest(
         f"({report.encoded} encoded, {report.reused} reused, {report.seconds:.1f} s)"
     )
     for path, reason in report.failed:
-        typer.echo(f"  failed: {path}: {reason}")
+        typer.echo(f"  failed: {printable(path)}: {reason}")
 
 
 WhereOption = Annotated[
@@ -162,7 +163,7 @@ def query(
         ),
     ] = None,
     image: Annotated[
-        Path | None, typer.Option("--image", help="Query image (with text: composed).")
+        str | None, typer.Option("--image", help="Query image (with text: composed).")
     ] = None,
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
     instruction: Annotated[
@@ -215,7 +216,7 @@ def _print_hits(
         return
     if paths:
         for hit in hits:
-            typer.echo(str(hit.abspath))
+            typer.echo(printable(hit.abspath))
         return
     if not hits:
         typer.echo("no results: nothing passed the filters and --min-score", err=True)
@@ -228,7 +229,7 @@ def _print_hits(
 def _hit_columns(hit: Any) -> str:
     """size, date (EXIF taken-at, else modification time) and absolute path of a hit."""
     when = hit.metadata.get("taken_at") or datetime.fromtimestamp(hit.metadata["mtime"]).isoformat()
-    return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {hit.abspath}"
+    return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {printable(hit.abspath)}"
 
 
 @app.command()

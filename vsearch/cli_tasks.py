@@ -28,6 +28,7 @@ from vsearch.cli import (
     _print_hits,
     app,
 )
+from vsearch.display import printable
 from vsearch.errors import QueryError, VsearchError
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def classify(
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
     for result in results:
-        line = f"{result.score:6.3f}  {result.label:<20}  {result.source}"
+        line = f"{result.score:6.3f}  {result.label:<20}  {printable(result.source)}"
         typer.echo(json.dumps(result.to_dict()) if as_json else line)
 
 
@@ -240,7 +241,7 @@ def dupes(
         if as_json:
             typer.echo(json.dumps({"group": number, "items": [h.to_dict() for h in group]}))
         elif paths:
-            typer.echo("\n".join(str(h.abspath) for h in group[1:]))
+            typer.echo("\n".join(printable(h.abspath) for h in group[1:]))
         else:
             typer.echo(f"group {number} ({len(group)} items)")
             for hit in group:

@@ -76,9 +76,11 @@ def test_query_filters_and_min_score(indexed):
         "--where", "folder=sub", "-w", "kind=image", "--min-score", "0.5", "--paths",
     )  # fmt: skip
     assert result.stdout.splitlines() == [str((photos / "sub" / "img3-copy.png").resolve())]
-    result = run("query", "x", "--index", index, "--min-score", "1.5")
+    result = run("query", "x", "--index", index, "--min-score", "1.0")
     assert result.exit_code == 0 and result.stdout == ""
     assert "no results: nothing passed the filters and --min-score" in result.stderr
+    result = run("query", "x", "--index", index, "--min-score", "1.5")  # no cosine is 1.5
+    assert result.exit_code == 1 and "in [-1, 1], got 1.5" in result.stderr
 
 
 @pytest.mark.parametrize(

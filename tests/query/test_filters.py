@@ -87,7 +87,9 @@ def test_min_score_keeps_only_close_hits(facts_index, tmp_path):
     query = tmp_path / "photos" / "big.png"
     hits = facts_index.search(image=query, k=5, min_score=0.99)
     assert [h.path for h in hits] == ["big.png"]
-    assert facts_index.search(image=query, k=5, min_score=1.01) == []
+    assert facts_index.search(image=query, k=5, min_score=1.0) in ([], hits)  # 1.0 is the top
+    with pytest.raises(ValueError, match=r"in \[-1, 1\], got 1.01"):
+        facts_index.search(image=query, k=5, min_score=1.01)
 
 
 @pytest.mark.parametrize(

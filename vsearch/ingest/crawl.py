@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -91,6 +92,9 @@ def crawl(root: Path, exclude: Sequence[str] = ()) -> CrawlResult:
             except OSError as exc:
                 reason = "broken link" if entry.is_symlink() else f"cannot stat: {exc.strerror}"
                 result.bad_files.append((relpath, reason))
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block a read, /dev/zero never end
+                result.bad_files.append((relpath, "not a regular file (a FIFO, socket or device)"))
                 continue
             result.files.append(FileEntry(relpath, kind, st.st_size, st.st_mtime_ns))
     result.files.sort(key=lambda f: f.relpath)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +29,11 @@ pillow_heif.register_heif_opener()
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 MAX_TEXT_CHARS = 200_000
+#: Bytes read of a text file: enough for MAX_TEXT_CHARS characters in any UTF-8 (what lies beyond
+#: is never embedded, so it is never read either).
+MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS + 3
+#: An image file larger than this is refused before it is read (a 100-megapixel JPEG is ~50 MB).
+MAX_IMAGE_BYTES = 256 * 1024**2
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 
@@ -43,14 +50,42 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, kind: str = "image") -> bytes:
+    """The bytes of a regular file, bounded: an image above ``MAX_IMAGE_BYTES`` is refused, a text
+    is read up to ``MAX_TEXT_BYTES``.
+
+    A FIFO, socket or device is refused without waiting on it (opened non-blocking, checked with
+    ``fstat``), and the cap holds while reading, for a file that grows or lies about its size.
+
+    Raises:
+        UnsupportedInput: unreadable, not a regular file, empty, or too large.
+    """
+    limit = MAX_TEXT_BYTES if kind == "text" else MAX_IMAGE_BYTES
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise UnsupportedInput(f"cannot read file: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnsupportedInput(f"not a regular file ({_file_type(mode)})")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UnsupportedInput(f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        if kind == "text":
+            return data[:limit]
+        raise UnsupportedInput(f"file too large for an image (over {limit // 1024**2} MB)")
     if not data:
         raise UnsupportedInput("empty file (0 bytes)")
     return data
+
+
+def _file_type(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
+    kinds |= {stat.S_ISBLK: "a device", stat.S_ISDIR: "a folder"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a plain file")
 
 
 def decode(data: bytes, kind: str, *, max_side: int) -> Decoded:
@@ -65,7 +100,9 @@ def decode_text(data: bytes) -> Decoded:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnsupportedInput(f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
+        if exc.reason != "unexpected end of data" or len(data) < MAX_TEXT_BYTES:
+            raise UnsupportedInput(f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
+        text = data[: exc.start].decode("utf-8-sig")  # a character cut by the read cap
     text = text.strip()[:MAX_TEXT_CHARS]
     if not text:
         raise UnsupportedInput("empty text")

@@ -146,7 +146,7 @@ class IngestRun:
 
     def _hash(self, entry: FileEntry) -> str | UnsupportedInput:
         try:
-            return content_hash(read_bytes(self.root / entry.relpath))
+            return content_hash(read_bytes(self.root / entry.relpath, entry.kind))
         except UnsupportedInput as exc:
             return exc
 
@@ -266,7 +266,7 @@ class IngestRun:
 
     def _decode_one(self, job: _Job) -> tuple[Decoded, Any] | UnsupportedInput:
         try:
-            data = read_bytes(self.root / job.targets[0].entry.relpath)
+            data = read_bytes(self.root / job.targets[0].entry.relpath, job.kind)
             decoded = decode(data, job.kind, max_side=self.encoder.max_image_side)
             return decoded, self.encoder.prepare(decoded.item)
         except UnsupportedInput as exc:

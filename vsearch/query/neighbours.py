@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def resolve_item(index: SearchTarget, path: str | os.PathLike[str]) -> int:
     given = Path(path)
     catalog = index.catalog
     root = catalog.root
-    rel = given.as_posix()
+    rel = posixpath.normpath(given.as_posix())  # d0/../d0/x.jpg is d0/x.jpg
     if root is not None and (given.is_absolute() or given.exists()):
         rel = Path(os.path.relpath(given.resolve(), root)).as_posix()
         if rel.startswith("../"):

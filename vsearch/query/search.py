@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vsearch.display import printable
 from vsearch.encoders.base import Encoder, Item
 from vsearch.encoders.instructions import TASKS
 from vsearch.errors import QueryError, UnsupportedInput
@@ -70,6 +71,7 @@ def load_image(image: str | os.PathLike[str] | Image.Image, max_side: int) -> Im
     """
     if isinstance(image, Image.Image):
         return image
+    refuse_web_address(image)
     path = Path(image)
     if not path.is_file():
         raise UnsupportedInput(f"query image {path} does not exist")
@@ -79,6 +81,15 @@ def load_image(image: str | os.PathLike[str] | Image.Image, max_side: int) -> Im
         raise UnsupportedInput(f"query image {path}: {exc}") from exc
     assert decoded is not None
     return decoded
+
+
+def refuse_web_address(image: str | os.PathLike[str]) -> None:
+    """Raise UnsupportedInput for ``http://...`` and the like: nothing is fetched at query time."""
+    if "://" in str(image) and not str(image).lower().startswith("file://"):
+        raise UnsupportedInput(
+            f"query image {printable(image)} is a web address; vsearch does not fetch URLs at "
+            "query time, download it and pass the file"
+        )
 
 
 def embed_query(
@@ -142,6 +153,8 @@ def run_query(
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     checked = as_filters(filters)
+    if image is not None:
+        refuse_web_address(image)
     if isinstance(query, ParsedQuery):
         parsed = query if image is None else query.with_image(Path(image))
     else:

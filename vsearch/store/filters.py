@@ -249,12 +249,17 @@ def _date_range(value: str) -> tuple[datetime, datetime]:
             start = datetime.strptime(value, fmt)
         except ValueError:
             continue
-        if step == "year":
-            return start, start.replace(year=start.year + 1)
-        if step == "month":
-            nxt = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-            return start, nxt
-        return start, start + timedelta(days=1)
+        try:
+            if step == "year":
+                return start, start.replace(year=start.year + 1)
+            if step == "month":
+                month = start.month % 12 + 1
+                return start, start.replace(year=start.year + start.month // 12, month=month)
+            return start, start + timedelta(days=1)
+        except (ValueError, OverflowError):
+            raise QueryError(
+                f"filter date: {value!r} is past the last date vsearch can compare"
+            ) from None
     try:
         start = datetime.fromisoformat(value).replace(tzinfo=None)
     except ValueError:

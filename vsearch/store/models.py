@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 #: Bump when the tables change; an index with a higher number refuses to open.
 SCHEMA_VERSION = 2
@@ -24,6 +25,26 @@ SCHEMA_VERSION = 2
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_PENDING = "pending"  # content known, vector to be (re-)computed: set by a reindex
+
+
+#: A file name byte that is not UTF-8 reaches Python as a lone surrogate (U+DC80..U+DCFF, PEP 383),
+#: which no database accepts as text. It is stored as the private-use character 0xF700 higher
+#: (U+F780..U+F7FF), so the name survives the round trip byte for byte and stays text in SQL.
+_SURROGATES = {c: c + 0xF700 - 0xDC00 for c in range(0xDC80, 0xDD00)}
+_PRIVATE = {v: k for k, v in _SURROGATES.items()}
+
+
+class FilePath(TypeDecorator[str]):
+    """A path as the OS gave it: any bytes in the name are kept (see ``_SURROGATES``)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else value.translate(_SURROGATES)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else value.translate(_PRIVATE)
 
 
 class Base(DeclarativeBase):
@@ -36,7 +57,7 @@ class ItemRow(Base):
     __tablename__ = "items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
-    path: Mapped[str] = mapped_column(String, unique=True)  # relative to the root, "/"-separated
+    path: Mapped[str] = mapped_column(FilePath, unique=True)  # relative to the root, "/"-separated
     kind: Mapped[str] = mapped_column(String(8))  # "image" | "text"
     size: Mapped[int] = mapped_column(BigInteger)  # bytes; 64-bit on every backend
     mtime_ns: Mapped[int] = mapped_column(BigInteger)

@@ -23,6 +23,12 @@ SELECTOR_AT = 4096
 _SQL_CHUNK = 20_000  # ids per ``IN (...)``: below SQLite's 32,766 bound parameters
 
 
+def check_min_score(min_score: float | None) -> None:
+    """Raise ValueError unless ``min_score`` is None or a cosine similarity in [-1, 1]."""
+    if min_score is not None and not -1.0 <= min_score <= 1.0:  # also refuses nan
+        raise ValueError(f"min_score is a cosine similarity in [-1, 1], got {min_score}")
+
+
 def filtered_search(
     vectors: VectorIndex,
     store: MetadataStore,
@@ -45,6 +51,7 @@ def filtered_search(
     Returns:
         ``(scores float32 (m,), ids int64 (m,))`` with ``m <= k``, by descending score.
     """
+    check_min_score(min_score)
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
