@@ -325,3 +325,18 @@ def test_the_cli_ingests_into_postgresql_and_never_shows_the_password(
     failed = runner.invoke(app, ["info", "--index", index])
     assert failed.exit_code == 1
     assert failed.stderr.count("\n") == 1 and "password authentication failed" in failed.stderr
+
+
+def test_a_faiss_file_from_another_index_is_never_searched(tmp_path):
+    root = tmp_path / "photos"
+    images(root, ["a.png", "b.png"])
+    images(tmp_path / "other", ["x.png", "y.png", "z.png"], seed=50)
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        idx.ingest(root)
+    with Index.create(tmp_path / "idx2", encoder=HashEncoder()) as idx:
+        idx.ingest(tmp_path / "other")
+    for name in (FAISS_NAME, STAMP_NAME):  # a valid file and its stamp, of the wrong index
+        shutil.copy(tmp_path / "idx2" / name, tmp_path / "idx" / name)
+    with Index.open(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        assert sorted(h.path for h in idx.search("q", k=10)) == ["a.png", "b.png"]
+    assert_consistent(tmp_path / "idx", {"a.png", "b.png"})
