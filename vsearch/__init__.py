@@ -1,14 +1,14 @@
 """vsearch: multimodal vector search with VLM2Vec encoders.
 
 The public API: ``Index`` (and its ``Hit`` results), ``Encoder`` / ``load_encoder``, ``Item``,
-and the errors. ``Index`` is imported on first use, so ``import vsearch`` stays light.
+and the errors. ``Index`` and the encoder names are imported on first use, so ``import vsearch``
+(and with it ``vsearch --help``) loads neither numpy nor Pillow.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vsearch.encoders import Encoder, EncoderIdentity, Item, load_encoder
 from vsearch.errors import (
     EncoderMismatch,
     IndexNotFound,
@@ -20,6 +20,7 @@ from vsearch.errors import (
 )
 
 if TYPE_CHECKING:
+    from vsearch.encoders import Encoder, EncoderIdentity, Item, load_encoder
     from vsearch.index import Hit, Index
 
 __version__ = "0.1.0"
@@ -41,9 +42,16 @@ __all__ = [
 ]
 
 
+_ENCODER_NAMES = ("Encoder", "EncoderIdentity", "Item", "load_encoder")
+
+
 def __getattr__(name: str) -> Any:
     if name in ("Index", "Hit"):
         from vsearch import index
 
         return getattr(index, name)
+    if name in _ENCODER_NAMES:
+        from vsearch import encoders
+
+        return getattr(encoders, name)
     raise AttributeError(f"module 'vsearch' has no attribute {name!r}")

@@ -309,9 +309,11 @@ from vsearch import cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:
-    from transformers.utils import logging as hf_logging
+    # What transformers' ``logging.disable_progress_bar()`` does, without importing transformers
+    # (0.75 s): it switches off the hub's bars, and transformers reads that state on import.
+    from huggingface_hub.utils import disable_progress_bars
 
-    hf_logging.disable_progress_bar()
+    disable_progress_bars()
     app()
 
 
