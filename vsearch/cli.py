@@ -164,16 +164,40 @@ def query(
     dtype: DtypeOption = None,
     as_json: JsonOption = False,
     paths: PathsOption = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show thumbnails inline (kitty, iTerm2, WezTerm).")
+    ] = False,
+    no_server: Annotated[
+        bool, typer.Option("--no-server", help="Search here even when `vsearch serve` runs.")
+    ] = False,
 ) -> None:
-    """Search the index with a text, an image, both (composed), or weighted parts."""
+    """Search the index with a text, an image, both (composed), or weighted parts.
+
+    When `vsearch serve` serves the index, a text query is sent to it (answered in
+    milliseconds, the model already loaded); if it cannot answer, the query runs here.
+    """
+    if not terms and image is None:
+        raise _fail(ValueError("give a query text, --image FILE, or both"))
+    folder = index or config.default_index_path()
+    if not no_server and image is None and all(v is None for v in (model, device, dtype)):
+        answered = cli_serve.query_server(
+            folder,
+            terms or [],
+            k=k,
+            instruction=instruction,
+            where=where or [],
+            min_score=min_score,
+        )
+        if answered is not None:
+            _print_hits(*answered, as_json=as_json, paths=paths)
+            _preview(preview and not (as_json or paths), folder, answered[0])
+            return
     from vsearch.index import Index
     from vsearch.query import run_query
 
-    if not terms and image is None:
-        raise _fail(ValueError("give a query text, --image FILE, or both"))
     try:
         with Index.open(
-            index or config.default_index_path(),
+            folder,
             encoder=model,
             **_encoder_options(device, dtype, None),
         ) as idx:
@@ -191,6 +215,12 @@ def query(
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
     _print_hits(result.hits, list(result.records()), as_json=as_json, paths=paths)
+    _preview(preview and not (as_json or paths), folder, result.hits)
+
+
+def _preview(wanted: bool, index: Path, hits: list[Any]) -> None:
+    if wanted and hits:
+        cli_serve.show_previews(index, hits)
 
 
 def _print_hits(
@@ -304,8 +334,8 @@ def _human_size(size: int) -> str:
     return f"{size} B"
 
 
-# The task commands (rank, ground, classify, similar, dupes) register themselves on ``app``.
-from vsearch import cli_tasks  # noqa: E402, F401
+# The task commands (rank, ground, classify, similar, dupes) and serve register themselves.
+from vsearch import cli_serve, cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:
