@@ -73,7 +73,7 @@ def search_records(
     min_score: float | None = None,
     instruction: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Search and return the CLI's ``--json`` records, ranks counted from ``offset + 1``.
+    """Search and return the CLI's ``--json`` records, ranked from ``offset + 1``.
 
     Args:
         index: the served index.
@@ -103,8 +103,7 @@ def search_records(
         query_emb, used = embed_query(index.encoder, embedded, instruction=instruction)
         hits = index.search_vector(query_emb, **wanted)
         result = QueryResult(hits, shown.parts, used)
-    records = list(result.records())[offset:]
-    return [{**record, "rank": record["rank"] + offset} for record in records]
+    return list(result.records())[offset:]  # ranked over all k + offset: page 2 starts at k + 1
 
 
 def _with_image(

@@ -1,0 +1,111 @@
+"""The CLI with a real server (uvicorn in a thread on 127.0.0.1, a free port): discovery,
+the same output as the local path, fall-back when the server is stale or gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from vsearch.cli import app
+from vsearch.index import Index
+from vsearch.serve import discovery
+from vsearch.serve.runner import ServerHandle
+from vsearch.serve.state import ServerState
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def server(index: Index) -> Iterator[ServerHandle]:
+    handle = ServerHandle(ServerState([index]), "127.0.0.1", 0).start()
+    yield handle
+    handle.stop()
+
+
+def _query(index: Index, *args: str):
+    result = runner.invoke(app, ["query", *args, "--index", str(index.folder)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_discovery_file_names_the_server_and_only_its_owner_reads_it(server, index):
+    path = index.folder / discovery.DISCOVERY_NAME
+    data = json.loads(path.read_text())
+    assert (data["host"], data["port"], data["pid"]) == ("127.0.0.1", server.port, os.getpid())
+    assert data["url"] == server.url
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    server.stop()
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["shopping list", "-k", "4", "--json"],
+        ["2:apples", "+", "coffee", "-k", "3", "--where", "kind=image", "--json"],
+        ["shopping list", "-k", "4"],
+        ["shopping list", "-k", "4", "--paths"],
+    ],
+)
+def test_query_through_the_server_prints_what_the_local_path_prints(server, index, args):
+    before = index.encoder.calls
+    remote = _query(index, *args)
+    after = index.encoder.calls
+    assert after > before, "the server's encoder did not embed the query"
+    local = _query(index, *args, "--no-server")
+    assert index.encoder.calls == after, "--no-server still asked the server"
+    assert remote == local and remote
+
+
+def test_a_stale_discovery_file_is_ignored(index):
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(ended.stdout)
+    discovery.write(index.folder, discovery.ServerInfo("127.0.0.1", 9, dead_pid))
+    assert discovery.read(index.folder) is None
+    assert json.loads(_query(index, "notes", "-k", "1", "--json"))["rank"] == 1
+
+
+def test_a_live_pid_whose_port_does_not_answer_falls_back_to_local(index):
+    with socket.socket() as sock:  # a port that was free a moment ago and is closed now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    discovery.write(index.folder, discovery.ServerInfo("127.0.0.1", port, os.getpid()))
+    assert discovery.read(index.folder) is not None
+    out = _query(index, "notes", "-k", "2", "--json")
+    assert [json.loads(line)["rank"] for line in out.splitlines()] == [1, 2]
+
+
+def test_an_image_query_runs_locally_even_with_a_server(server, index, photo_dir):
+    calls = index.encoder.calls
+    out = _query(index, "--image", str(photo_dir / "img3.png"), "-k", "1", "--json")
+    assert json.loads(out)["path"] == "img3.png"
+    assert index.encoder.calls == calls  # the server's encoder embedded nothing
+
+
+def test_serve_refuses_a_public_host_without_a_token(index):
+    result = runner.invoke(app, ["serve", "--index", str(index.folder), "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "--token" in result.output and "other machines" in result.output
+
+
+def test_a_token_server_is_used_with_the_token_from_the_discovery_file(index):
+    handle = ServerHandle(ServerState([index], token="t0k"), "127.0.0.1", 0).start()
+    try:
+        calls = index.encoder.calls
+        _query(index, "notes", "-k", "1")
+        assert index.encoder.calls == calls + 1
+    finally:
+        handle.stop()
