@@ -82,7 +82,7 @@ async function run(append = false) {
 function setImage(file) {
   page.image = file;
   page.similarTo = null;
-  page.$("drop-label").textContent = file ? `🖼 ${file.name} ×` : "＋ image";
+  page.$("drop-label").textContent = file ? `${file.name} ×` : "+ image";
   page.$("drop").classList.toggle("has-image", Boolean(file));
 }
 
