@@ -109,3 +109,9 @@ def test_a_token_server_is_used_with_the_token_from_the_discovery_file(index):
         assert index.encoder.calls == calls + 1
     finally:
         handle.stop()
+
+
+def test_the_listening_socket_is_tcp_so_asyncio_sets_nodelay(server):
+    # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; without it, every
+    # keep-alive request (browsers, apps) waited ~40 ms on Nagle + delayed ACK.
+    assert server.sock.proto == socket.IPPROTO_TCP
