@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -339,11 +340,10 @@ from vsearch import cli_serve, cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:
-    # What transformers' ``logging.disable_progress_bar()`` does, without importing transformers
-    # (0.75 s): it switches off the hub's bars, and transformers reads that state on import.
-    from huggingface_hub.utils import disable_progress_bars
-
-    disable_progress_bars()
+    # What transformers' ``logging.disable_progress_bar()`` did here, without importing
+    # transformers (0.75 s) or the hub (0.04 s): it switches the hub's bars off, and both read
+    # this variable when they are first imported, which happens after this line.
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     app()
 
 
