@@ -195,7 +195,7 @@ def test_info_indexes_and_resync(client, index, photo_dir):
     assert client.get("/api/indexes").json()["indexes"][0]["items"] == 7
     write_image(photo_dir / "new.png", seed=99)
     started = client.post("/api/resync")
-    assert started.status_code == 202 and started.json()["state"] == "running"
+    assert started.status_code == 202 and started.json()["started_now"] is True
     job = _wait_for_resync(client)
     assert job["state"] == "done", job
     assert job["report"]["added"] == 1 and job["total"] == job["done"] == 1

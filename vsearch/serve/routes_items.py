@@ -96,9 +96,9 @@ def item_file(target: ServedIndex, item_id: str) -> Response:
 @router.post("/resync", status_code=202)
 def resync(target: ServedIndex) -> dict[str, Any]:
     """Re-sync the index with its folder in the background (``vsearch ingest``); poll
-    GET /api/resync for progress."""
+    GET /api/resync for progress. ``started_now`` is false when one was already running."""
     job, started = target.start_sync()
-    return {"started": started, **job.to_dict()}
+    return {**job.to_dict(), "started_now": started}
 
 
 @router.get("/resync")
