@@ -5,11 +5,21 @@ function schemaText(schema) {
   if (!schema) return "";
   if (schema.anyOf) return schema.anyOf.map(schemaText).join(" | ");
   if (schema.type === "array") return `${schemaText(schema.items)}[]`;
+  if (schema.format === "binary") return "file";
   if (schema.$ref) return schema.$ref.split("/").pop();
   return schema.type || "";
 }
 
-function describe(op) {
+function bodyRows(spec, type, schema) {
+  const name = schema.$ref ? schema.$ref.split("/").pop() : null;
+  const fields = name ? spec.components?.schemas?.[name]?.properties : null;
+  if (!fields) return [`<tr><td><em>body</em></td><td>${type}</td><td>${schemaText(schema)}</td><td></td></tr>`];
+  return Object.entries(fields).map(([field, f]) =>
+    `<tr><td><code>${field}</code></td><td>body (${type})</td><td>${schemaText(f)}</td>` +
+    `<td>${f.description || ""}</td></tr>`);
+}
+
+function describe(spec, op) {
   const node = document.createElement("div");
   const rows = (op.parameters || []).map((p) =>
     `<tr><td><code>${p.name}</code></td><td>${p.in}</td><td>${schemaText(p.schema)}</td>` +
@@ -17,8 +27,7 @@ function describe(op) {
   const body = op.requestBody?.content;
   if (body) {
     const [type, content] = Object.entries(body)[0];
-    rows.push(`<tr><td><em>body</em></td><td>${type}</td><td>${schemaText(content.schema)}</td>` +
-      "<td></td></tr>");
+    rows.push(...bodyRows(spec, type, content.schema));
   }
   node.innerHTML = rows.length ? `<table class="params"><tr><th>name</th><th>in</th>` +
     `<th>type</th><th></th></tr>${rows.join("")}</table>` : "";
@@ -37,7 +46,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       title.querySelector("code").textContent = path;
       const text = document.createElement("p");
       text.textContent = op.description || op.summary || "";
-      section.append(title, text, describe(op));
+      section.append(title, text, describe(spec, op));
       box.append(section);
     }
   }

@@ -25,7 +25,8 @@ async function findDuplicates() {
     }
     const count = body.groups.reduce((n, g) => n + g.items.length - 1, 0);
     status.textContent = body.groups.length
-      ? `${body.groups.length} groups; ${count} files would go (vsearch dupes --paths lists them), ` +
+      ? `${body.groups.length} group${body.groups.length > 1 ? "s" : ""}; ${count} ` +
+        `file${count > 1 ? "s" : ""} would go (vsearch dupes --paths lists them), ` +
         "the first by path in each group stays."
       : `No duplicates at similarity ≥ ${threshold}.`;
   } catch (error) {
