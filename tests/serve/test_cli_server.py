@@ -115,3 +115,16 @@ def test_the_listening_socket_is_tcp_so_asyncio_sets_nodelay(server):
     # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; without it, every
     # keep-alive request (browsers, apps) waited ~40 ms on Nagle + delayed ACK.
     assert server.sock.proto == socket.IPPROTO_TCP
+
+
+def test_indexes_of_one_model_share_one_loaded_encoder(tmp_path, index, photo_dir):
+    from vsearch.serve.runner import open_indexes
+
+    from ..conftest import HashEncoder
+
+    other = Index.create(tmp_path / "other", encoder=HashEncoder())
+    other.ingest(photo_dir / "sub")
+    other.close()
+    first, second = open_indexes([index.folder, other.folder])
+    assert first.encoder is second.encoder
+    assert len(first) == 7 and len(second) == 2

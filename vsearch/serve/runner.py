@@ -55,17 +55,30 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
-def open_indexes(paths: Sequence[Path], **encoder_options: Any) -> list[Index]:
-    """Open each index and load its encoder now, with one query to warm it.
+def open_indexes(
+    paths: Sequence[Path], *, model: str | None = None, **encoder_options: Any
+) -> list[Index]:
+    """Open each index with its encoder loaded now (one per model, shared) and warmed up.
 
     Args:
         paths: index folders.
-        **encoder_options: ``model``, ``device``, ``dtype`` as ``Index.open`` takes them.
+        model: the encoder spec (None: the one each index was built with).
+        **encoder_options: ``device``, ``dtype`` as ``load_encoder`` takes them.
+
+    Raises:
+        IndexNotFound, EncoderMismatch, SchemaVersionError: as ``Index.open``.
     """
+    from vsearch.encoders import Encoder, load_encoder
+
+    encoders: dict[str, Encoder] = {}
     opened = []
-    model = encoder_options.pop("model", None)
     for path in paths:
-        index = Index.open(path, encoder=model, **encoder_options)
+        with Index.open(path) as probe:  # reads the index's model spec; loads no model
+            facts = probe.info()
+        spec = model or facts["model"] or facts["encoder"]["model_id"]
+        if spec not in encoders:
+            encoders[spec] = load_encoder(spec, **encoder_options)
+        index = Index.open(path, encoder=encoders[spec])
         opened.append(index)
         if len(index):
             run_query(index, "warm up", k=1)
