@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -128,3 +130,46 @@ def test_indexes_of_one_model_share_one_loaded_encoder(tmp_path, index, photo_di
     first, second = open_indexes([index.folder, other.folder])
     assert first.encoder is second.encoder
     assert len(first) == 7 and len(second) == 2
+
+
+SERVE = """
+import sys
+import tests.conftest  # registers the hash encoder the index was built with
+from vsearch.cli import main
+sys.argv = ["vsearch", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_the_serve_command_announces_itself_and_cleans_up_when_stopped(index, stop):
+    from pathlib import Path
+
+    from vsearch.serve.client import remote_query
+
+    repo = Path(__file__).resolve().parents[2]
+    folder = index.folder
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", "--index", str(folder), "--port", "0"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(600):  # a bound on start-up, not a timing assertion
+            if discovery.read(folder) is not None or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        server = discovery.read(folder)
+        assert server is not None and server.pid == process.pid, process.stderr.read()
+        records = remote_query(folder, ["notes"], k=2)
+        assert records is not None and [r["rank"] for r in records] == [1, 2]
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert f"serving idx at {server.url}/" in out
+    assert not (folder / discovery.DISCOVERY_NAME).exists()
