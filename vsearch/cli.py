@@ -174,16 +174,17 @@ def query(
 ) -> None:
     """Search the index with a text, an image, both (composed), or weighted parts.
 
-    When `vsearch serve` serves the index, a text query is sent to it (answered in
-    milliseconds, the model already loaded); if it cannot answer, the query runs here.
+    When `vsearch serve` serves the index, the query is sent to it (answered in milliseconds,
+    the model already loaded; --image is uploaded); if it cannot answer, it runs here.
     """
     if not terms and image is None:
         raise _fail(ValueError("give a query text, --image FILE, or both"))
     folder = index or config.default_index_path()
-    if not no_server and image is None and all(v is None for v in (model, device, dtype)):
+    if not no_server and all(v is None for v in (model, device, dtype)):
         answered = cli_serve.query_server(
             folder,
             terms or [],
+            image=image,
             k=k,
             instruction=instruction,
             where=where or [],

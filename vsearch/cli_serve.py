@@ -23,16 +23,17 @@ def query_server(
     index: Path,
     terms: Sequence[str],
     *,
+    image: Path | None,
     k: int,
     instruction: str | None,
     where: Sequence[str],
     min_score: float | None,
 ) -> tuple[list[Any], list[dict[str, Any]]] | None:
-    """``(hits, records)`` of a text query from the server serving ``index``, or None."""
+    """``(hits, records)`` of a query from the server serving ``index``, or None."""
     from vsearch.serve.client import RemoteHit, remote_query
 
     records = remote_query(
-        index, terms, k=k, instruction=instruction, where=where, min_score=min_score
+        index, terms, k=k, image=image, instruction=instruction, where=where, min_score=min_score
     )
     if records is None:
         return None

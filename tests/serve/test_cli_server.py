@@ -90,11 +90,26 @@ def test_a_live_pid_whose_port_does_not_answer_falls_back_to_local(index):
     assert [json.loads(line)["rank"] for line in out.splitlines()] == [1, 2]
 
 
-def test_an_image_query_runs_locally_even_with_a_server(server, index, photo_dir):
+@pytest.mark.parametrize("text", [[], ["at", "night", "+", "0.5:snow"]])
+def test_an_image_query_is_uploaded_and_prints_what_the_local_path_prints(
+    server, index, photo_dir, text
+):
+    args = [*text, "--image", str(photo_dir / "img3.png"), "-k", "3", "--json"]
+    before = index.encoder.calls
+    remote = _query(index, *args)
+    after = index.encoder.calls
+    assert after > before, "the server's encoder did not embed the query"
+    local = _query(index, *args, "--no-server")
+    assert index.encoder.calls == after
+    assert remote == local
+    assert json.loads(remote.splitlines()[0])["parts"][0]["image"] == str(photo_dir / "img3.png")
+
+
+def test_a_query_with_an_image_path_term_runs_locally(server, index, photo_dir):
     calls = index.encoder.calls
-    out = _query(index, "--image", str(photo_dir / "img3.png"), "-k", "1", "--json")
+    out = _query(index, str(photo_dir / "img3.png"), "-k", "1", "--json")
     assert json.loads(out)["path"] == "img3.png"
-    assert index.encoder.calls == calls  # the server's encoder embedded nothing
+    assert index.encoder.calls == calls  # the server refused the path; nothing embedded there
 
 
 def test_serve_refuses_a_public_host_without_a_token(index):

@@ -53,6 +53,7 @@ def search_image(
     target: ServedIndex,
     image: Annotated[UploadFile, File(description="The query image.")],
     q: Annotated[str | None, Form(description="Text composed with the image.")] = None,
+    term: Annotated[list[str], Form(description="Or the text as query tokens.")] = [],  # noqa: B006
     k: Annotated[int, Form(ge=1, le=MAX_RESULTS)] = 20,
     offset: Annotated[int, Form(ge=0, le=MAX_RESULTS)] = 0,
     where: Annotated[list[str], Form()] = [],  # noqa: B006
@@ -63,7 +64,7 @@ def search_image(
     query_image = decode_upload(image.file.read(), target.index.encoder.max_image_side)
     records = search_records(
         target.index,
-        query_tokens(q, []),
+        query_tokens(q, term),
         image=query_image,
         image_label=image.filename or "image",
         k=k,
