@@ -166,7 +166,7 @@ def query(
     as_json: JsonOption = False,
     paths: PathsOption = False,
     preview: Annotated[
-        bool, typer.Option("--preview", help="Show thumbnails inline (kitty, iTerm2, WezTerm).")
+        bool, typer.Option("--preview", help="Show thumbnails inline (kitty, iTerm2, sixel).")
     ] = False,
     no_server: Annotated[
         bool, typer.Option("--no-server", help="Search here even when `vsearch serve` runs.")

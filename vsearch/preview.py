@@ -1,9 +1,12 @@
-"""Inline thumbnails in the terminal (``vsearch query --preview``): kitty and iTerm2 protocols.
+"""Inline thumbnails in the terminal (``vsearch query --preview``): kitty, iTerm2 and sixel.
 
 Kitty's graphics protocol (kitty, Ghostty) takes PNG data in base64 chunks; iTerm2's inline
-images (iTerm2, WezTerm) take any image file in one escape. Other terminals, a stream that is not
-a terminal, and tmux/screen (which swallow the escapes) get no images: ``detect`` says why.
-Nothing here writes to a terminal; the CLI writes what these functions return.
+images (iTerm2, WezTerm) take any image file in one escape; sixel (foot, mlterm, Konsole,
+Windows Terminal, xterm -ti vt340) takes a palette and six-pixel bands, encoded here. Terminals
+are recognised by their environment; ``VSEARCH_PREVIEW=kitty|iterm2|sixel`` names the protocol
+where that guess fails (xterm cannot be told from its variables). Other terminals, a stream that
+is not a terminal, and tmux/screen (which swallow the escapes) get no images: ``detect`` says
+why. Nothing here writes to a terminal; the CLI writes what these functions return.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from collections.abc import Mapping
 
 KITTY = "kitty"
 ITERM = "iterm2"
+SIXEL = "sixel"
+PROTOCOLS = (KITTY, ITERM, SIXEL)
 ROWS = 8  # the height of a preview in terminal rows
+SIXEL_SIDE = 160  # sixel has no scaling: the image is drawn at this many pixels
 _CHUNK = 4096
+_SIXEL_TERMS = ("foot", "foot-extra", "mlterm", "yaft-256color", "contour")
 
 
 def detect(env: Mapping[str, str], is_tty: bool) -> tuple[str | None, str]:
@@ -30,6 +37,11 @@ def detect(env: Mapping[str, str], is_tty: bool) -> tuple[str | None, str]:
     """
     if not is_tty:
         return None, "standard output is not a terminal"
+    forced = env.get("VSEARCH_PREVIEW", "").strip().lower()
+    if forced:
+        if forced in PROTOCOLS:
+            return forced, f"VSEARCH_PREVIEW={forced}"
+        return None, f"VSEARCH_PREVIEW={forced} is none of {', '.join(PROTOCOLS)}"
     term, program = env.get("TERM", ""), env.get("TERM_PROGRAM", "")
     if env.get("TMUX") or term.startswith(("screen", "tmux")):
         return None, "tmux/screen do not pass inline images through"
@@ -37,7 +49,17 @@ def detect(env: Mapping[str, str], is_tty: bool) -> tuple[str | None, str]:
         return KITTY, "kitty graphics protocol"
     if program in ("iTerm.app", "WezTerm") or env.get("LC_TERMINAL") == "iTerm2":
         return ITERM, "iTerm2 inline images"
-    return None, f"this terminal (TERM={term or 'unset'}) has no known image protocol"
+    if (
+        term in _SIXEL_TERMS
+        or "sixel" in term
+        or env.get("KONSOLE_VERSION")
+        or env.get("WT_SESSION")
+    ):
+        return SIXEL, "sixel"
+    return None, (
+        f"this terminal (TERM={term or 'unset'}) has no known image protocol; "
+        "set VSEARCH_PREVIEW=kitty, iterm2 or sixel if it has one"
+    )
 
 
 def inline_image(jpeg: bytes, protocol: str, rows: int = ROWS) -> str:
@@ -45,7 +67,7 @@ def inline_image(jpeg: bytes, protocol: str, rows: int = ROWS) -> str:
 
     Args:
         jpeg: a JPEG thumbnail.
-        protocol: ``KITTY`` or ``ITERM`` (from :func:`detect`).
+        protocol: ``KITTY``, ``ITERM`` or ``SIXEL`` (from :func:`detect`).
         rows: the height in terminal rows.
     """
     if protocol == ITERM:
@@ -54,6 +76,8 @@ def inline_image(jpeg: bytes, protocol: str, rows: int = ROWS) -> str:
             f"\x1b]1337;File=inline=1;size={len(jpeg)};height={rows};preserveAspectRatio=1:"
             f"{data}\x07\n"
         )
+    if protocol == SIXEL:
+        return sixel(jpeg) + "\n"
     if protocol != KITTY:
         raise ValueError(f"unknown image protocol {protocol!r}")
     data = base64.b64encode(_png(jpeg)).decode()
@@ -74,3 +98,46 @@ def _png(jpeg: bytes) -> bytes:
     with Image.open(io.BytesIO(jpeg)) as image:
         image.save(out, format="PNG")
     return out.getvalue()
+
+
+def sixel(jpeg: bytes, side: int = SIXEL_SIDE, colours: int = 255) -> str:
+    """A DCS sixel sequence drawing ``jpeg`` fitted into ``side`` x ``side`` pixels.
+
+    The image is quantized to ``colours`` palette entries; each band of six rows is written as
+    one run-length-encoded line per colour present in it.
+    """
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as image:
+        rgb = image.convert("RGB")
+    rgb.thumbnail((side, side))
+    indexed = rgb.quantize(colours)
+    pixels = np.asarray(indexed, dtype=np.int16)
+    height, width = pixels.shape
+    palette = np.asarray(indexed.getpalette()[: 3 * colours], dtype=np.int32).reshape(-1, 3)
+    out = [f'\x1bPq"1;1;{width};{height}']
+    used = np.unique(pixels)
+    out += [f"#{c};2;" + ";".join(str(v * 100 // 255) for v in palette[c]) for c in used]
+    weights = (1 << np.arange(6, dtype=np.int16))[:, None]
+    for top in range(0, height, 6):
+        band = pixels[top : top + 6]
+        lines = []
+        for colour in np.unique(band):
+            bits = ((band == colour) * weights[: len(band)]).sum(axis=0)
+            lines.append(f"#{colour}" + _run_length("".join(chr(63 + int(b)) for b in bits)))
+        out.append("$".join(lines) + "-")
+    return "".join(out) + "\x1b\\"
+
+
+def _run_length(row: str) -> str:
+    """Sixel's repeat introducer: ``!N`` before a character repeated N (> 3) times."""
+    out, start = [], 0
+    while start < len(row):
+        end = start
+        while end < len(row) and row[end] == row[start]:
+            end += 1
+        count = end - start
+        out.append(f"!{count}{row[start]}" if count > 3 else row[start] * count)
+        start = end
+    return "".join(out)

@@ -6,12 +6,13 @@ import base64
 import io
 import re
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from vsearch.cli import app
-from vsearch.preview import ITERM, KITTY, detect, inline_image
+from vsearch.preview import ITERM, KITTY, SIXEL, detect, inline_image, sixel
 
 from ..conftest import write_image
 
@@ -26,6 +27,12 @@ from ..conftest import write_image
         ({"TERM_PROGRAM": "WezTerm"}, True, ITERM),
         ({"TERM": "xterm-kitty"}, False, None),
         ({"TERM": "xterm-kitty", "TMUX": "/tmp/tmux"}, True, None),
+        ({"TERM": "foot"}, True, SIXEL),
+        ({"TERM": "xterm-256color", "KONSOLE_VERSION": "240202"}, True, SIXEL),
+        ({"TERM": "xterm-256color", "WT_SESSION": "x"}, True, SIXEL),
+        ({"TERM": "xterm-256color", "VSEARCH_PREVIEW": "sixel"}, True, SIXEL),
+        ({"TERM": "xterm-kitty", "VSEARCH_PREVIEW": "iterm2"}, True, ITERM),
+        ({"TERM": "xterm-kitty", "VSEARCH_PREVIEW": "braille"}, True, None),
         ({"TERM": "xterm-256color"}, True, None),
         ({}, True, None),
     ],
@@ -65,3 +72,58 @@ def test_query_preview_outside_a_terminal_says_so_in_one_line(index):
         "--preview: no inline images (standard output is not a terminal); showing paths only"
     )
     assert result.stdout.splitlines()[0].startswith("rank")
+
+
+def _decode_sixel(data: str) -> tuple[np.ndarray, dict[int, tuple[int, int, int]]]:
+    """A minimal sixel decoder (palette, bands, repeats): colour indices per pixel."""
+    assert data.startswith("\x1bPq") and data.endswith("\x1b\\")
+    body = data[3:-2]
+    header, body = body.split("#", 1)
+    width, height = (int(v) for v in header.lstrip('"').split(";")[2:4])
+    pixels = np.full((height, width), -1)
+    palette: dict[int, tuple[int, int, int]] = {}
+    colour, x, top, i = 0, 0, 0, 0
+    body = "#" + body
+    while i < len(body):
+        ch = body[i]
+        if ch == "#":
+            j = i + 1
+            while j < len(body) and (body[j].isdigit() or body[j] == ";"):
+                j += 1
+            fields = [int(v) for v in body[i + 1 : j].split(";")]
+            if len(fields) == 5:
+                palette[fields[0]] = tuple(fields[2:])
+            colour, i = fields[0], j
+            continue
+        repeat = 1
+        if ch == "!":
+            j = i + 1
+            while body[j].isdigit():
+                j += 1
+            repeat, ch, i = int(body[i + 1 : j]), body[j], j
+        if ch == "$":
+            x = 0
+        elif ch == "-":
+            x, top = 0, top + 6
+        else:
+            bits = ord(ch) - 63
+            for column in range(x, x + repeat):
+                for dy in range(6):
+                    if bits >> dy & 1:
+                        pixels[top + dy, column] = colour
+            x += repeat
+        i += 1
+    return pixels, palette
+
+
+def test_sixel_draws_every_pixel_in_its_palette_colour(tmp_path):
+    jpeg = _jpeg(tmp_path, (90, 40))  # 40 rows: the last band is partial
+    out = sixel(jpeg, side=160, colours=16)
+    pixels, palette = _decode_sixel(out)
+    with Image.open(io.BytesIO(jpeg)) as image:
+        expected = image.convert("RGB").quantize(16)
+    assert pixels.shape == (40, 90)
+    assert (pixels == np.asarray(expected)).all()
+    table = np.asarray(expected.getpalette()[: 3 * 16]).reshape(-1, 3)
+    assert all(rgb == tuple(v * 100 // 255 for v in table[c]) for c, rgb in palette.items())
+    assert inline_image(jpeg, SIXEL) == sixel(jpeg) + "\n"
