@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
@@ -11,17 +12,21 @@ from vsearch.query import run_query
 from vsearch.serve.runner import ServerHandle
 from vsearch.serve.state import ServerState
 
-from .browser import start_chromium
+from .browser import chromium_paths, start_chromium
 
 WAIT_S = 60  # an upper bound for the page to settle, not a timing assertion
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    try:
-        driver = start_chromium()
-    except Exception as exc:  # no selenium, no chromium, or it cannot start here
-        pytest.skip(f"no browser for the UI test: {exc}")
+    """Headless Chromium; skipped (with the reason) only when selenium or the browser is not
+    installed. One that is installed but fails to start fails the test."""
+    if importlib.util.find_spec("selenium") is None:
+        pytest.skip("selenium is not installed: pip install -e '.[dev]'")
+    found = chromium_paths()
+    if isinstance(found, str):
+        pytest.skip(found)
+    driver = start_chromium()
     yield driver
     driver.quit()
 
