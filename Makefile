@@ -6,7 +6,7 @@ DEMO_DIR := demo-photos
 DEMO_INDEX := indexes/demo
 VSEARCH := HF_HUB_OFFLINE=1 $(BIN)/vsearch
 
-.PHONY: setup demo test lint bench bench-train tiny-train mini-mmeb mini-mmeb-baseline photo-set \
+.PHONY: setup demo test lint bench bench-serve bench-train tiny-train mini-mmeb mini-mmeb-baseline photo-set \
 	photo-set-baseline mini-model clean
 
 setup: $(VENV)/.installed
@@ -33,6 +33,9 @@ demo: setup
 	  --answers cat dog horse
 	$(VSEARCH) classify $(DEMO_DIR)/chelsea.png $(DEMO_DIR)/coffee.png $(DEMO_DIR)/rocket.jpg \
 	  $(DEMO_DIR)/clipart/guitar.png --labels "a cat" "a cup of coffee" "a rocket" "a guitar"
+	@echo
+	@echo "Browse the demo with thumbnails: $(BIN)/vsearch serve --index $(DEMO_INDEX)"
+	@echo "  then open http://127.0.0.1:8765 (Ctrl-C stops the server)"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
@@ -94,6 +97,9 @@ lint: setup
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_ingest.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_mini.py
+
+bench-serve: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_serve.py
 
 bench-train: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_train.py

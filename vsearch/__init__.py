@@ -1,14 +1,14 @@
 """vsearch: multimodal vector search with VLM2Vec encoders.
 
 The public API: ``Index`` (and its ``Hit`` results), ``Encoder`` / ``load_encoder``, ``Item``,
-and the errors. ``Index`` is imported on first use, so ``import vsearch`` stays light.
+and the errors. ``Index`` and the encoder names are imported on first use, so ``import vsearch``
+(and with it ``vsearch --help``) loads neither numpy nor Pillow.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vsearch.encoders import Encoder, EncoderIdentity, Item, load_encoder
 from vsearch.errors import (
     EncoderMismatch,
     IndexBusy,
@@ -23,6 +23,7 @@ from vsearch.errors import (
 )
 
 if TYPE_CHECKING:
+    from vsearch.encoders import Encoder, EncoderIdentity, Item, load_encoder
     from vsearch.hit import Hit
     from vsearch.index import Index
 
@@ -48,9 +49,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("Index", "Hit"):
-        from vsearch import index
+_ENCODER_NAMES = ("Encoder", "EncoderIdentity", "Item", "load_encoder")
 
-        return getattr(index, name)
+
+def __getattr__(name: str) -> Any:
+    if name == "Hit":
+        from vsearch.hit import Hit
+
+        return Hit
+    if name == "Index":
+        from vsearch.index import Index
+
+        return Index
+    if name in _ENCODER_NAMES:
+        from vsearch import encoders
+
+        return getattr(encoders, name)
     raise AttributeError(f"module 'vsearch' has no attribute {name!r}")
