@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from vsearch import EncoderMismatch, IndexBusy, IndexNotFound, SchemaVersionError, UnsupportedInput
+from vsearch import (
+    EncoderMismatch,
+    IndexBusy,
+    IndexNotFound,
+    SchemaVersionError,
+    StoreError,
+    UnsupportedInput,
+)
 from vsearch.index import FAISS_NAME, Index
 
 from .conftest import HashEncoder, write_image
@@ -167,7 +174,7 @@ def test_failed_save_leaves_the_previous_file_whole(built, photo_dir, monkeypatc
     with (
         monkeypatch.context() as patched,
         Index.open(built, encoder=HashEncoder()) as idx,
-        pytest.raises(OSError, match="disk full"),
+        pytest.raises(StoreError, match=r"cannot write .*disk full.*the store is intact"),
     ):
         patched.setattr(faiss, "write_index", crash)
         idx.ingest()

@@ -22,6 +22,7 @@ Rules the catalog keeps:
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -87,6 +88,7 @@ class Catalog:
         self._closed = False
         self._store_id: str | None = None
         self._file_damaged = False  # the FAISS file failed its checks: the next writer saves
+        self._damage = ""
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -136,7 +138,8 @@ class Catalog:
         """
         manifest = Manifest.load(folder)
         url = _store_url(folder, manifest, store_url)
-        store = MetadataStore(url, manifest.store_namespace)
+        read_only = not _writable(folder, url)
+        store = MetadataStore(url, manifest.store_namespace, read_only=read_only)
         store.connect()
         catalog = cls(folder, manifest, store)
         found = store.schema_version(str(folder))
@@ -144,7 +147,20 @@ class Catalog:
             catalog._upgrade()
         return catalog
 
+    @property
+    def read_only(self) -> bool:
+        """True when the index folder or its SQLite file cannot be written (searching works)."""
+        return self.store.read_only
+
+    def _refuse_if_read_only(self, doing: str) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"the index at {self.folder} is read-only: searching works, but {doing} needs "
+                "write access to its folder"
+            )
+
     def _upgrade(self) -> None:
+        self._refuse_if_read_only("upgrading it from an older vsearch (open it once so)")
         with self.lock.hold(SHORT_WRITE_WAIT):
             found = self.store.schema_version(str(self.folder))
             reached = migrations.upgrade(self.store, found)
@@ -274,6 +290,7 @@ class Catalog:
             IndexBusy: another writer holds the lock (after ``wait`` seconds).
         """
         self.check_open()
+        self._refuse_if_read_only("writing (ingest, remove, reindex)")
         started = time.monotonic()
         got = (
             self._write_mutex.acquire(timeout=wait)
@@ -327,7 +344,18 @@ class Catalog:
         generation = self.store.generation()
         snapshot = self._snapshot
         if snapshot is None or snapshot.generation != generation:
-            snapshot = self._snapshot = self._load(generation) or self._rebuild()
+            snapshot = self._load(generation)
+            if snapshot is None:
+                started = time.perf_counter()
+                snapshot = self._rebuild()
+                if self._file_damaged:
+                    log.warning(
+                        "%s was damaged (%s); rebuilt from the store in %.1f s",
+                        self.folder / FAISS_NAME,
+                        self._damage,
+                        time.perf_counter() - started,
+                    )
+            self._snapshot = snapshot
         return snapshot
 
     def _load(self, generation: int) -> _Snapshot | None:
@@ -341,7 +369,7 @@ class Catalog:
                 path, stamp["kind"], sha256=stamp["sha256"], count=stamp["count"], dim=stamp["dim"]
             )
         except (ValueError, KeyError) as exc:
-            log.warning("%s was damaged (%s); rebuilt from the store", path, exc)
+            self._damage = str(exc)
             return None
         self._file_damaged = False
         return _Snapshot(vectors, generation)
@@ -377,6 +405,17 @@ class Catalog:
         return stamp.get("store_id") == self.store_id and stamp.get("generation") == generation
 
     def _save(self, snapshot: _Snapshot) -> None:
+        try:
+            self._write_files(snapshot)
+        except OSError as exc:
+            full = exc.errno == errno.ENOSPC
+            raise StoreError(
+                f"cannot write {self.folder / FAISS_NAME}: "
+                + ("the disk is full" if full else str(exc.strerror or exc))
+                + "; the store is intact and the next `vsearch ingest` writes it again"
+            ) from None
+
+    def _write_files(self, snapshot: _Snapshot) -> None:
         digest = snapshot.vectors.save(self.folder / FAISS_NAME)
         stamp = {
             "store_id": self.store_id,
@@ -468,6 +507,12 @@ def _store_url(folder: Path, manifest: Manifest, given: str | None) -> str:
                 f"{path} is missing: the index at {folder} has lost its metadata; "
                 f"re-create it with `vsearch ingest DIR --index {folder}` after moving it away"
             )
+        if path.stat().st_size == 0:
+            raise StoreError(
+                f"{path} is empty (0 bytes): the index at {folder} has lost its metadata; "
+                "restore it from a backup, or move the folder away and build it again with "
+                "`vsearch ingest`"
+            )
         return _sqlite_url(folder)
     if given is None:
         return manifest.store_url
@@ -477,6 +522,18 @@ def _store_url(folder: Path, manifest: Manifest, given: str | None) -> str:
             f"{urls.masked(given)}"
         )
     return given
+
+
+def _writable(folder: Path, url: str) -> bool:
+    """Whether this process may write the index folder (and its SQLite file, if it has one).
+
+    A read-only mount answers no for root too; a folder that only lacks permission bits answers
+    yes for root, who may write it anyway.
+    """
+    if not os.access(folder, os.W_OK):
+        return False
+    database = urls.parse(url).database if urls.is_sqlite(url) else None
+    return database is None or not os.path.exists(database) or os.access(database, os.W_OK)
 
 
 def _new_namespace(folder: Path) -> str:

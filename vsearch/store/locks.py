@@ -51,6 +51,10 @@ class WriteLock:
                 "reindex); wait for it to end"
             ) from None
         except OSError as exc:
+            if self.path.is_dir():
+                raise StoreError(
+                    f"{self.path} is a folder, not a lock file; remove it and run again"
+                ) from None
             raise StoreError(
                 f"cannot lock the index at {self.what} for writing ({exc.strerror or exc}); "
                 "is it on a read-only disk?"

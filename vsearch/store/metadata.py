@@ -6,13 +6,16 @@ database without seeing each other's rows.
 
 from __future__ import annotations
 
+import functools
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import URL, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import CreateSchema
@@ -44,10 +47,11 @@ class SyncRow(NamedTuple):
     status: str
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any, *, read_only: bool = False) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    if not read_only:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -58,6 +62,37 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+#: What SQLite says, and the one line a person reads instead (``{db}``: the file).
+_SQLITE_PROBLEMS = (
+    (
+        "database or disk is full",
+        "the disk holding {db} is full; nothing committed was lost: free some space and run "
+        "`vsearch ingest` again, it resumes where it stopped",
+    ),
+    (
+        "readonly database",
+        "{db} is read-only: searching works, but ingest and remove need write access to it and "
+        "its folder",
+    ),
+    *(
+        (
+            sign,
+            "{db} is damaged (SQLite: {reason}); restore it from a backup, or move the index "
+            "folder away and build it again with `vsearch ingest`; the indexed files are untouched",
+        )
+        for sign in ("not a database", "malformed", "disk I/O error")
+    ),
+)
+
+
+def _sqlite_problem(database: str, context: Any) -> None:
+    """``handle_error`` hook: a full disk, a read-only or a damaged file as one clear StoreError."""
+    reason = _reason(context.original_exception)
+    for sign, message in _SQLITE_PROBLEMS:
+        if sign in reason:
+            raise StoreError(message.format(db=database, reason=reason)) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -73,20 +108,24 @@ class MetadataStore:
     FAISS, files or encoders.
     """
 
-    def __init__(self, url: str, namespace: str | None = None) -> None:
+    def __init__(self, url: str, namespace: str | None = None, *, read_only: bool = False) -> None:
         self.url = urls.parse(url)
         self.namespace = namespace
+        self.read_only = read_only
         self.shown = urls.masked(self.url)
         try:
-            self._engine: Engine = create_engine(self.url)
+            self._engine: Engine = create_engine(self._connect_url())
         except (ModuleNotFoundError, NoSuchModuleError) as exc:
             extra = " (pip install 'vsearch[postgres]')" if "postgres" in str(self.url) else ""
             raise StoreError(
                 f"no database driver for {self.shown}: {exc}{extra}".rstrip(": ")
             ) from None
         if self.dialect == "sqlite":
-            event.listen(self._engine, "connect", _sqlite_connect)
+            connect = functools.partial(_sqlite_connect, read_only=read_only)
+            event.listen(self._engine, "connect", connect)
             event.listen(self._engine, "begin", _sqlite_begin)
+            problem = functools.partial(_sqlite_problem, self.url.database or self.shown)
+            event.listen(self._engine, "handle_error", problem)
         self.engine = (
             self._engine.execution_options(schema_translate_map={None: namespace})
             if namespace
@@ -98,13 +137,26 @@ class MetadataStore:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
+    def _connect_url(self) -> str | URL:
+        """The URL to connect with: a read-only SQLite file is opened as such (``mode=ro``), and
+        as immutable when no write-ahead log is pending, since no lock file can be made then."""
+        database = self.url.database
+        if not (self.read_only and self.url.get_backend_name() == "sqlite" and database):
+            return self.url
+        pending = os.path.exists(database + "-wal") and os.path.getsize(database + "-wal") > 0
+        flags = "mode=ro" if pending else "mode=ro&immutable=1"
+        return f"sqlite:///file:{quote(os.path.abspath(database))}?{flags}&uri=true"
+
     # ---- lifecycle -------------------------------------------------------------------------
 
     def connect(self) -> None:
         """Reach the database once, so a wrong host, password or driver is one clear error."""
         try:
-            with self._engine.connect():
-                pass
+            with self._engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    conn.exec_driver_sql("PRAGMA schema_version")  # reads the file's header
+        except StoreError:
+            raise
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             raise StoreError(
                 f"cannot open the metadata store {self.shown}: {_reason(exc)}"
