@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 
 import faiss
@@ -14,6 +15,7 @@ from vsearch import (
     SchemaVersionError,
     StoreError,
     UnsupportedInput,
+    atomic,
 )
 from vsearch.index import FAISS_NAME, Index
 
@@ -165,18 +167,16 @@ def test_missing_faiss_file_is_rebuilt(built):
 def test_failed_save_leaves_the_previous_file_whole(built, photo_dir, monkeypatch):
     before = (built / FAISS_NAME).read_bytes()
 
-    def crash(index, path):
-        with open(path, "wb") as f:
-            f.write(b"half")
-        raise OSError("disk full")
+    def full_disk(fd):  # the temporary file is written; making it durable fails
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     write_image(photo_dir / "new.png", seed=77, fmt="PNG")
     with (
         monkeypatch.context() as patched,
         Index.open(built, encoder=HashEncoder()) as idx,
-        pytest.raises(StoreError, match=r"cannot write .*disk full.*the store is intact"),
+        pytest.raises(StoreError, match=r"cannot write .*the disk is full.*the store is intact"),
     ):
-        patched.setattr(faiss, "write_index", crash)
+        patched.setattr(atomic.os, "fsync", full_disk)
         idx.ingest()
     assert (built / FAISS_NAME).read_bytes() == before
     assert [p.name for p in built.iterdir() if p.name.endswith(".tmp")] == []

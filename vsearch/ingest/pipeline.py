@@ -226,6 +226,13 @@ class IngestRun:
             return
         if self.progress:
             self.progress.start(len(jobs))
+        try:
+            self._encode_all(jobs, pool)
+        finally:
+            if self.progress:
+                self.progress.finish()
+
+    def _encode_all(self, jobs: list[_Job], pool: ThreadPoolExecutor) -> None:
         buffers: dict[str, list[tuple[_Job, Decoded, Any]]] = defaultdict(list)
         failures: list[tuple[_Job, str]] = []
         for job, outcome in self._decoded(jobs, pool):
@@ -243,8 +250,6 @@ class IngestRun:
             failures = []
         if failures:
             self._write_batch("image", [], failures)
-        if self.progress:
-            self.progress.finish()
 
     def _decoded(
         self, jobs: list[_Job], pool: ThreadPoolExecutor

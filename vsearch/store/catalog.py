@@ -301,17 +301,29 @@ class Catalog:
             raise IndexBusy(f"this process is already writing to the index at {self.folder}")
         try:
             with self.lock.hold(max(0.0, wait - (time.monotonic() - started))):
+                with self._vectors_lock:
+                    self._fresh()
                 try:
-                    with self._vectors_lock:
-                        self._fresh()
                     yield Writer(self)
-                finally:
-                    self._finish_write()
+                except BaseException:
+                    self._finish_write(after_error=True)
+                    raise
+                self._finish_write()
         finally:
             self._write_mutex.release()
 
-    def _finish_write(self) -> None:
-        """Under the lock: bring the in-memory index to the store's state and its kind, save it."""
+    def _finish_write(self, *, after_error: bool = False) -> None:
+        """Under the lock: bring the in-memory index to the store's state and its kind, save it.
+
+        After an error (a full disk, say) the save is still tried, for the batches that did
+        commit; if it fails too, the stamp stays old and the next open rebuilds from the store.
+        """
+        if after_error:
+            try:
+                self._finish_write()
+            except (VsearchError, OSError, RuntimeError) as exc:
+                log.debug("vectors not saved after the error: %s", exc)
+            return
         with self._vectors_lock:
             snapshot = self._fresh()
             wanted = choose_kind(len(snapshot.vectors), self.manifest.index_kind)

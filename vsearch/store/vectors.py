@@ -168,10 +168,12 @@ class VectorIndex:
 
     def save(self, path: Path) -> str:
         """Write atomically (see :mod:`vsearch.atomic`); returns the file's sha256."""
+        # Serialised in memory and written by Python, whose writes and close report a full disk
+        # as an OSError (FAISS's own file writer can leave a short file behind without raising).
+        data = faiss.serialize_index(self.index).tobytes()
         with atomic_path(path) as tmp:
-            faiss.write_index(self.index, str(tmp))
-            digest = _sha256(tmp.read_bytes())
-        return digest
+            tmp.write_bytes(data)
+        return _sha256(data)
 
     @classmethod
     def load(cls, path: Path, kind: str, *, sha256: str, count: int, dim: int) -> VectorIndex:
