@@ -29,6 +29,18 @@ def init_world(device: torch.device) -> World:
     return World(rank=dist.get_rank(), size=dist.get_world_size())
 
 
+def leave_world(world: World) -> None:
+    """Wait for every rank, then close the process group.
+
+    Without it, a rank that finished first (rank 1, which saves nothing) exits while rank 0 still
+    saves; rank 0's gloo threads then lose their peer and the process aborts at exit
+    ("terminate called without an active exception"), failing the run after a good step.
+    """
+    if world.size > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def gather_with_grad(local: torch.Tensor, world: World) -> torch.Tensor:
     """All ranks' ``(n_r, d)`` embeddings concatenated in rank order; gradients flow to ``local``.
 

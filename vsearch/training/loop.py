@@ -16,7 +16,7 @@ import torch
 
 from vsearch.training.config import RunConfig
 from vsearch.training.data import DataReport, RowReader, TrainRow, mix, read_rows
-from vsearch.training.distributed import gather_with_grad, init_world, shard
+from vsearch.training.distributed import gather_with_grad, init_world, leave_world, shard
 from vsearch.training.grad_cache import GradCache, full_batch_step
 from vsearch.training.loss import info_nce
 from vsearch.training.model import TrainableModel, trainable_parameters
@@ -213,10 +213,12 @@ class Trainer:
         if bar is not None:
             bar.close()
         if stop_at is not None and self.step < self.train_cfg.max_steps:
+            leave_world(self.world)
             return TrainResult(self.step, losses, self.output, self.reader.report)
         final = self.output / "final"
         if self.world.is_main:
             self.model.save(final)
+        leave_world(self.world)
         return TrainResult(self.step, losses, final, self.reader.report)
 
     def _progress_bar(self) -> Any:
