@@ -225,3 +225,14 @@ def test_any_sequence_of_changes_leaves_a_consistent_index(tmp_path_factory, ops
             consistent(idx)
             assert {r.path for r in idx.store.all_items()} == {p.name for p in root.glob("*.png")}
             assert idx.ingest().encoded == 0
+
+
+def test_a_sync_with_nothing_to_embed_loads_no_model(tmp_path, photo_dir, store_url):
+    with Index.create(tmp_path / "idx", encoder=HashEncoder(), store_url=store_url) as idx:
+        idx.ingest(photo_dir)
+    (photo_dir / "img0.jpg").rename(photo_dir / "renamed.jpg")
+    (photo_dir / "notes.txt").unlink()
+    with Index.open(tmp_path / "idx") as idx:  # the encoder would load from the registry
+        report = idx.ingest()
+        assert (report.moved, report.removed, report.encoded) == (1, 1, 0)
+        assert idx._encoder is None
