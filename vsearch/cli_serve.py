@@ -69,7 +69,7 @@ ServeIndexOption = Annotated[
     typer.Option(
         "--index",
         "-i",
-        help="Index folder to serve (repeatable) [env VSEARCH_INDEX; default ./indexes/default].",
+        help="Index folder to serve, repeatable (default: env VSEARCH_INDEX or ./indexes/default).",
     ),
 ]
 

@@ -202,6 +202,14 @@ def test_info_indexes_and_resync(client, index, photo_dir):
     assert client.get("/api/info").json()["items"] == 8
 
 
+def test_a_failed_resync_reports_why_and_the_server_keeps_serving(client, photo_dir):
+    photo_dir.rename(photo_dir.with_name("moved-away"))
+    assert client.post("/api/resync").status_code == 202
+    job = _wait_for_resync(client)
+    assert job["state"] == "failed" and "does not exist" in job["error"], job
+    assert client.get("/api/search", params={"q": "notes", "k": 2}).status_code == 200
+
+
 def _wait_for_resync(client):
     import time
 

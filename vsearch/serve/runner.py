@@ -1,6 +1,6 @@
 """Running the server: open the indexes once, bind, announce, serve until stopped.
 
-``serve`` blocks (the CLI); ``ServerHandle`` runs the same server in a background thread (tests,
+``ServerHandle.run`` blocks (the CLI); ``ServerHandle.start`` runs it in a background thread (tests,
 benchmarks, notebooks). Both write the discovery file into every served index folder once the
 socket is bound (so port 0 announces the real port) and remove it when the server stops.
 """

@@ -43,7 +43,14 @@ class SyncJob:
             self.done += n
 
     def finish(self) -> None:
-        """Called by ingest when encoding ends; the job ends when ingest returns."""
+        """Called by ingest when encoding ends; the job ends when ingest returns (``end``)."""
+
+    def end(self, report: dict[str, Any] | None = None, error: str | None = None) -> None:
+        """Record how the re-sync ended: its report, or the error that stopped it."""
+        with self._lock:
+            self.report, self.error = report, error
+            self.state = "failed" if error is not None else "done"
+            self.finished = time.time()
 
     def to_dict(self) -> dict[str, Any]:
         """The job as the API reports it."""
@@ -87,10 +94,9 @@ class Served:
         try:
             report = self.index.ingest(progress=job).to_dict()
         except Exception as exc:  # the job reports it; the server keeps serving
-            job.error, job.state = str(exc) or type(exc).__name__, "failed"
+            job.end(error=str(exc) or type(exc).__name__)
         else:
-            job.report, job.state = report, "done"
-        job.finished = time.time()
+            job.end(report=report)
 
 
 class ServerState:
