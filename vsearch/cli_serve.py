@@ -30,14 +30,14 @@ def query_server(
     min_score: float | None,
 ) -> tuple[list[Any], list[dict[str, Any]]] | None:
     """``(hits, records)`` of a query from the server serving ``index``, or None."""
-    from vsearch.serve.client import RemoteHit, remote_query
+    from vsearch.serve.client import hit_from_record, remote_query
 
     records = remote_query(
         index, terms, k=k, image=image, instruction=instruction, where=where, min_score=min_score
     )
     if records is None:
         return None
-    return [RemoteHit.from_record(r) for r in records], records
+    return [hit_from_record(r) for r in records], records
 
 
 def show_previews(index: Path, hits: Sequence[Any]) -> None:

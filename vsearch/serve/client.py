@@ -14,10 +14,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vsearch.hit import Hit
 from vsearch.serve import discovery
 
 TIMEOUT_S = 10.0  # a server answers a query in milliseconds; this only bounds a stuck one
@@ -25,29 +25,17 @@ _HIT_FIELDS = ("id", "path", "abspath", "score", "kind")
 _RECORD_ONLY = ("rank", "instruction", "parts")
 
 
-@dataclass(frozen=True)
-class RemoteHit:
-    """A hit as a server returned it: the fields the CLI's table and ``--paths`` print."""
-
-    id: int
-    path: str
-    abspath: Path
-    score: float
-    kind: str
-    metadata: dict[str, Any]
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> RemoteHit:
-        """The hit of one ``Hit.to_dict()``-shaped record."""
-        rest = {k: v for k, v in record.items() if k not in _HIT_FIELDS + _RECORD_ONLY}
-        return cls(
-            int(record["id"]),
-            str(record["path"]),
-            Path(record["abspath"]),
-            float(record["score"]),
-            str(record["kind"]),
-            rest,
-        )
+def hit_from_record(record: dict[str, Any]) -> Hit:
+    """The :class:`~vsearch.hit.Hit` of one ``Hit.to_dict()``-shaped record from a server."""
+    rest = {k: v for k, v in record.items() if k not in _HIT_FIELDS + _RECORD_ONLY}
+    return Hit(
+        int(record["id"]),
+        str(record["path"]),
+        Path(record["abspath"]),
+        float(record["score"]),
+        str(record["kind"]),
+        rest,
+    )
 
 
 def remote_query(
