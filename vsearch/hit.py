@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vsearch.store.models import ItemRow
 
 
 @dataclass(frozen=True)
@@ -27,3 +30,22 @@ class Hit:
             "kind": self.kind,
             **self.metadata,
         }
+
+    @classmethod
+    def from_row(cls, row: ItemRow, score: float, root: Path) -> Hit:
+        """The hit of a stored item; ``root`` is the ingested folder its path is relative to."""
+        data = {
+            "size": row.size,
+            "mtime": row.mtime_ns / 1e9,
+            "width": row.width,
+            "height": row.height,
+            "taken_at": row.taken_at.isoformat() if row.taken_at else None,
+            "camera_make": row.camera_make,
+            "camera_model": row.camera_model,
+            "gps_lat": row.gps_lat,
+            "gps_lon": row.gps_lon,
+            "text": row.text[:300] if row.text else None,
+            "content_hash": row.content_hash,
+        }
+        metadata = {k: v for k, v in data.items() if v is not None}
+        return cls(row.id, row.path, root / row.path, score, row.kind, metadata)

@@ -26,8 +26,6 @@ import errno
 import json
 import logging
 import os
-import re
-import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -46,16 +44,25 @@ from vsearch.manifest import MANIFEST_NAME, Manifest
 from vsearch.store import migrations, urls
 from vsearch.store.changes import Changes, VectorDelta
 from vsearch.store.filters import Filters, matching_ids
+from vsearch.store.layout import (
+    DB_NAME,
+    FAISS_NAME,
+    LOCK_NAME,
+    STAMP_NAME,
+    lock_path,
+    new_namespace,
+    sqlite_url,
+    store_url_to_open,
+    writable,
+)
 from vsearch.store.locks import WriteLock
 from vsearch.store.metadata import MetadataStore
 from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, ItemRow
 from vsearch.store.retrieval import filtered_search
 from vsearch.store.vectors import VectorIndex, choose_kind
 
-DB_NAME = "metadata.sqlite"
-FAISS_NAME = "vectors.faiss"
-STAMP_NAME = "vectors.json"
-LOCK_NAME = "ingest.lock"
+__all__ = ["DB_NAME", "FAISS_NAME", "LOCK_NAME", "STAMP_NAME", "Catalog", "Writer"]
+
 #: How long a short write (remove, reindex, a schema upgrade) waits for a running one.
 SHORT_WRITE_WAIT = 30.0
 
@@ -81,7 +88,7 @@ class Catalog:
         self.folder = folder
         self.manifest = manifest
         self.store = store
-        self.lock = WriteLock(_lock_path(folder, store), store, str(folder))
+        self.lock = WriteLock(lock_path(folder, store), store, str(folder))
         self._snapshot: _Snapshot | None = None
         self._vectors_lock = threading.RLock()
         self._write_mutex = threading.Lock()
@@ -112,9 +119,9 @@ class Catalog:
             raise VsearchError(f"an index already exists at {folder}; open it instead")
         choose_kind(0, index_kind)  # validates the name
         sqlite = store_url is None or urls.is_sqlite(store_url)
-        namespace = None if sqlite else _new_namespace(folder)
+        namespace = None if sqlite else new_namespace(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        store = MetadataStore(store_url or _sqlite_url(folder), namespace)
+        store = MetadataStore(store_url or sqlite_url(folder), namespace)
         store.create({**facts, "encoder": identity.to_dict()})
         manifest = Manifest(
             encoder=identity,
@@ -137,8 +144,8 @@ class Catalog:
             IndexNotFound, SchemaVersionError, StoreError.
         """
         manifest = Manifest.load(folder)
-        url = _store_url(folder, manifest, store_url)
-        read_only = not _writable(folder, url)
+        url = store_url_to_open(folder, manifest, store_url)
+        read_only = not writable(folder, url)
         store = MetadataStore(url, manifest.store_namespace, read_only=read_only)
         store.connect()
         catalog = cls(folder, manifest, store)
@@ -248,7 +255,7 @@ class Catalog:
         pairs = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
         rows = self.store.items_by_id(i for i, _ in pairs)
         root = self.root or self.folder
-        return [_hit(rows[i], s, root) for i, s in pairs if i in rows]
+        return [Hit.from_row(rows[i], s, root) for i, s in pairs if i in rows]
 
     def item_by_path(self, path: str) -> ItemRow | None:
         self.check_open()
@@ -484,80 +491,3 @@ class Writer:
                 changes.set_meta(key, value)
         self.catalog.manifest.encoder = identity
         self.catalog.manifest.save(self.catalog.folder)
-
-
-def _hit(row: ItemRow, score: float, root: Path) -> Hit:
-    data = {
-        "size": row.size,
-        "mtime": row.mtime_ns / 1e9,
-        "width": row.width,
-        "height": row.height,
-        "taken_at": row.taken_at.isoformat() if row.taken_at else None,
-        "camera_make": row.camera_make,
-        "camera_model": row.camera_model,
-        "gps_lat": row.gps_lat,
-        "gps_lon": row.gps_lon,
-        "text": row.text[:300] if row.text else None,
-        "content_hash": row.content_hash,
-    }
-    metadata = {k: v for k, v in data.items() if v is not None}
-    return Hit(row.id, row.path, root / row.path, score, row.kind, metadata)
-
-
-def _sqlite_url(folder: Path) -> str:
-    return f"sqlite:///{(folder / DB_NAME).resolve()}"
-
-
-def _store_url(folder: Path, manifest: Manifest, given: str | None) -> str:
-    """The URL to open: the manifest's, or the one the user gives again (with its password)."""
-    if manifest.store_url is None:
-        path = folder / DB_NAME
-        if given is not None:
-            raise StoreError(f"the index at {folder} keeps its metadata in {path}, not a database")
-        if not path.is_file():
-            raise StoreError(
-                f"{path} is missing: the index at {folder} has lost its metadata; "
-                f"re-create it with `vsearch ingest DIR --index {folder}` after moving it away"
-            )
-        if path.stat().st_size == 0:
-            raise StoreError(
-                f"{path} is empty (0 bytes): the index at {folder} has lost its metadata; "
-                "restore it from a backup, or move the folder away and build it again with "
-                "`vsearch ingest`"
-            )
-        return _sqlite_url(folder)
-    if given is None:
-        return manifest.store_url
-    if not urls.same_database(given, manifest.store_url):
-        raise StoreError(
-            f"the index at {folder} lives in {urls.masked(manifest.store_url)}, not in "
-            f"{urls.masked(given)}"
-        )
-    return given
-
-
-def _writable(folder: Path, url: str) -> bool:
-    """Whether this process may write the index folder (and its SQLite file, if it has one).
-
-    A read-only mount answers no for root too; a folder that only lacks permission bits answers
-    yes for root, who may write it anyway.
-    """
-    if not os.access(folder, os.W_OK):
-        return False
-    database = urls.parse(url).database if urls.is_sqlite(url) else None
-    return database is None or not os.path.exists(database) or os.access(database, os.W_OK)
-
-
-def _new_namespace(folder: Path) -> str:
-    """A schema name for a new index on a shared database: its folder's name and a random tag."""
-    slug = re.sub(r"[^a-z0-9]+", "_", folder.name.lower()).strip("_")[:30] or "index"
-    return f"vsearch_{slug}_{secrets.token_hex(4)}"
-
-
-def _lock_path(folder: Path, store: MetadataStore) -> Path:
-    """Beside the database when it is a SQLite file outside the folder (several folders may share
-    it), else in the index folder."""
-    database = store.url.database if store.dialect == "sqlite" else None
-    if database and Path(database).resolve().parent != folder.resolve():
-        return Path(database + ".lock")
-    return folder / LOCK_NAME
