@@ -225,10 +225,18 @@ def dupes(
     index: IndexOption = None,
     as_json: JsonOption = False,
     paths: Annotated[
-        bool, typer.Option("--paths", help="Print the duplicates (all but each group's first).")
+        bool,
+        typer.Option(
+            "--paths",
+            help="Print the copies to delete: all but each group's first, the copy to keep.",
+        ),
     ] = False,
 ) -> None:
-    """Groups of near-duplicate items, from the stored vectors."""
+    """Groups of near-duplicate items, from the stored vectors.
+
+    Each group leads with the copy to keep: the highest resolution, then the largest file, then
+    the oldest; so --paths (all but the first) never lists the original.
+    """
     from vsearch.index import Index
     from vsearch.query import find_duplicates
 

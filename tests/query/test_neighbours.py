@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from vsearch.errors import VsearchError
 from vsearch.index import Index
@@ -54,8 +56,8 @@ def test_similar_unknown_path_is_one_clear_error(index, tmp_path):
 
 def test_dupes_groups_identical_files(index):
     groups = find_duplicates(index, threshold=0.99)
-    assert [[h.path for h in g] for g in groups] == [
-        ["copy-of-img0.jpg", "img0.jpg", "sub/again-img0.jpg"],
+    assert [[h.path for h in g] for g in groups] == [  # identical copies: the oldest leads
+        ["img0.jpg", "copy-of-img0.jpg", "sub/again-img0.jpg"],
         ["img3.png", "sub/img3-copy.png"],
     ]
     assert all(h.score == pytest.approx(1.0) for g in groups for h in g)
@@ -63,6 +65,35 @@ def test_dupes_groups_identical_files(index):
     assert only_sub == []
     with pytest.raises(ValueError, match="threshold"):
         find_duplicates(index, threshold=2)
+
+
+def test_dupes_never_suggest_deleting_the_best_copy(tmp_path):
+    """A small thumbnail sorts before its original by path; the original must still lead."""
+    import os
+
+    from PIL import Image
+
+    from vsearch.cli import app
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    photo = Image.effect_noise((900, 600), 64).convert("RGB")
+    photo.save(root / "zz-original.jpg", quality=95)
+    photo.resize((225, 150)).save(root / "aa-thumbnail.jpg")
+    photo.save(root / "mm-same-size.jpg", quality=60)  # as many pixels, a smaller file
+    os.utime(root / "zz-original.jpg", (1, 1))
+    index = tmp_path / "idx"
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(root), "--index", str(index)]).exit_code == 0
+    done = runner.invoke(app, ["dupes", "--index", str(index), "--threshold", "0.9", "--paths"])
+    assert done.exit_code == 0, done.output
+    assert sorted(Path(p).name for p in done.stdout.splitlines()) == [
+        "aa-thumbnail.jpg",
+        "mm-same-size.jpg",
+    ]
+    with Index.open(index) as idx:
+        (group,) = find_duplicates(idx, threshold=0.9)
+        assert group[0].path == "zz-original.jpg"
 
 
 def test_similar_pairs_matches_brute_force_exact_and_ivf(monkeypatch):

@@ -149,8 +149,9 @@ def find_duplicates(
     """Groups of near-duplicate items (cosine similarity >= ``threshold`` links two items).
 
     Returns:
-        Groups, largest first; in each, the first item by path leads, and every hit's score is
-        its similarity to the leader (the leader's own is 1).
+        Groups, largest first. In each, the copy to keep leads (the most pixels, then the
+        largest file, then the oldest, then the path), and every hit's score is its similarity
+        to the leader (the leader's own is 1).
     """
     if not -1 <= threshold <= 1:
         raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
@@ -162,12 +163,20 @@ def find_duplicates(
         return []
     nodes = np.unique(np.concatenate([first, second]))
     label = components(len(nodes), np.searchsorted(nodes, first), np.searchsorted(nodes, second))
-    paths = index.catalog.paths_by_id()
     groups = []
     for root in np.unique(label):
         members = nodes[label == root]
-        members = members[np.argsort([paths[int(ids[m])] for m in members], kind="stable")]
+        facts = {h.id: h for h in index.catalog.hits(ids[members], np.zeros(len(members)))}
+        members = np.array(sorted(members, key=lambda m: _keep_first(facts[int(ids[m])])))
         scores = vectors[members] @ vectors[members[0]]
         order = np.concatenate([[0], 1 + np.argsort(-scores[1:], kind="stable")])
         groups.append(index.catalog.hits(ids[members[order]], scores[order]))
     return sorted(groups, key=lambda g: (-len(g), g[0].path))
+
+
+def _keep_first(hit: Hit) -> tuple[int, int, float, str]:
+    """The copy to keep comes first: the most pixels, then the largest file, then the oldest
+    (modification time), then the path; so "all but the first" never lists the original."""
+    facts = hit.metadata
+    pixels = (facts.get("width") or 0) * (facts.get("height") or 0)
+    return (-pixels, -int(facts.get("size") or 0), float(facts.get("mtime") or 0.0), hit.path)

@@ -97,8 +97,8 @@ def duplicates(
     threshold: Annotated[float, Query(ge=0, le=1, description="Cosine that links two.")] = 0.95,
     where: Where = [],  # noqa: B006
 ) -> dict[str, Any]:
-    """Groups of near-duplicates; ``keep`` is the item the engine keeps (the first by path),
-    as ``vsearch dupes --paths`` lists all the others."""
+    """Groups of near-duplicates; ``keep`` is the copy the engine keeps (the most pixels, then
+    the largest file, then the oldest), as ``vsearch dupes --paths`` lists all the others."""
     groups = find_duplicates(target.index, threshold=threshold, filters=where)
     return {
         "index": target.name,
