@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vsearch.encoders.base import Encoder
+from vsearch.encoders.quiet import quiet_loading
 from vsearch.errors import ModelNotFound
 
 EncoderFactory = Callable[..., Encoder]
@@ -45,7 +46,8 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
     """
     _register_builtins()
     spec = spec or DEFAULT_MODEL
-    encoder = _build(spec, options)
+    with quiet_loading():
+        encoder = _build(spec, options)
     encoder.spec = canonical_spec(spec)
     return encoder
 

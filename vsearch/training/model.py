@@ -45,6 +45,13 @@ def register_trainable_path_builder(builder: TrainableBuilder) -> None:
 
 
 def build_trainable(config: ModelConfig, device: str) -> TrainableModel:
+    from vsearch.encoders.quiet import quiet_loading
+
+    with quiet_loading():
+        return _build_trainable(config, device)
+
+
+def _build_trainable(config: ModelConfig, device: str) -> TrainableModel:
     if "mini" not in _BUILDERS:
         from vsearch.encoders.mini.training import build_trainable as build_mini
 
