@@ -171,3 +171,19 @@ def test_every_command_has_help_text_and_a_readme_entry():
     for name, command in commands.items():
         assert (command.callback.__doc__ or "").strip(), f"{name} has no help text"
         assert f"vsearch {name}" in readme, f"README has no example of vsearch {name}"
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("cuda", "torch sees no CUDA device here"), ("gpu", "unknown device 'gpu'")],
+)
+def test_an_unusable_device_is_one_line(tmp_path, device, message):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is usable here")
+    image = write_image(tmp_path / "x.png", seed=1, fmt="PNG")
+    args = ["rank", "--image", image, "-q", "what is it?", "--answers", "a", "b"]
+    result = run(*args, "--device", device, "--model", "label-bridge")
+    assert result.exit_code == 1
+    assert message in result.stderr and result.stderr.count("\n") == 1

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vsearch.errors import VsearchError
+
 
 @dataclass(frozen=True)
 class Item:
@@ -110,6 +112,27 @@ class Encoder(abc.ABC):
             for i in range(0, len(items), self.batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def checked_device(device: str | None, default: str = "cpu") -> str:
+    """``device`` (or ``default``) if torch can use it here.
+
+    Raises:
+        VsearchError: an unknown device name, or CUDA on a machine (or torch build) without it.
+    """
+    import torch
+
+    chosen = device or default
+    try:
+        kind = torch.device(chosen).type
+    except RuntimeError:
+        raise VsearchError(f"unknown device {chosen!r}; use cpu, cuda or cuda:N") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise VsearchError(
+            f"--device {chosen} asked for, but torch sees no CUDA device here "
+            f"(torch {torch.__version__}); use --device cpu"
+        )
+    return chosen
 
 
 def check_float32_options(model: str, dtype: str | None, unknown: dict[str, object]) -> None:

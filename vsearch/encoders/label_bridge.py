@@ -24,6 +24,7 @@ from vsearch.encoders.base import (
     EncoderIdentity,
     Item,
     check_float32_options,
+    checked_device,
     l2_normalize,
 )
 from vsearch.encoders.sentence import SentenceModel
@@ -98,7 +99,7 @@ class LabelBridgeEncoder(Encoder):
         **unknown: object,
     ) -> None:
         check_float32_options("label-bridge", dtype, unknown)
-        self.device = device or "cpu"
+        self.device = checked_device(device)
         self.batch_size = batch_size or 32
         self.text_model = SentenceModel(device=self.device)
         self.classifier = load_efficientnet_lite0().to(self.device)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from vsearch.encoders.base import checked_device
 from vsearch.encoders.vlm2vec.sources import ModelSource
 from vsearch.errors import VsearchError
 
@@ -65,10 +66,8 @@ def resolve_runtime(
         ValueError: an unknown dtype or attention kernel, or flash-attention asked for on CPU.
         VsearchError: CUDA asked for on a machine without it.
     """
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = checked_device(device, "cuda" if torch.cuda.is_available() else "cpu")
     on_cuda = device.startswith("cuda")
-    if on_cuda and not torch.cuda.is_available():
-        raise VsearchError(f"--device {device} asked for, but torch sees no CUDA device here")
     dtype = dtype or ("bfloat16" if on_cuda else "float32")
     if dtype not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(_DTYPES)}")
