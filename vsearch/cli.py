@@ -27,7 +27,7 @@ _state = {"debug": False}
 IndexOption = Annotated[
     Path | None,
     typer.Option(
-        "--index", "-i", help="Index folder [env VSEARCH_INDEX; default ./indexes/default]."
+        "--index", "-i", help="Index folder (default: $VSEARCH_INDEX, else ./indexes/default)."
     ),
 ]
 ModelOption = Annotated[
