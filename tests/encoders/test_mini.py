@@ -243,3 +243,19 @@ def test_mini_grounds_a_phrase_in_the_right_photo_of_a_pair(mini, photos):
     for phrase, on_left in (("a cat", True), ("a rocket launch", False)):
         box = ground(mini, pair, phrase, top=1)[0].box
         assert ((box[0] + box[2]) / 2 < 128) == on_left, (phrase, box)
+
+
+def test_a_model_part_loads_only_when_an_input_needs_it():
+    """A text needs the sentence model alone; a bare image adds the CNN; only an image with a
+    task builds the trained transformer."""
+    from vsearch.encoders.mini import MiniEncoder
+
+    encoder = MiniEncoder()
+    assert encoder.bridge._classifier is None and encoder._model is None
+    encoder.encode([Item(text="a cat")], None)
+    assert encoder.bridge._classifier is None and encoder._model is None
+    picture = Image.open(DATA / "cat.jpg")
+    encoder.encode([Item(image=picture)], "Represent the given image.")
+    assert encoder.bridge._classifier is not None and encoder._model is None
+    encoder.encode([Item(image=picture)], "Represent the given image for classification.")
+    assert encoder._model is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -102,7 +103,8 @@ class LabelBridgeEncoder(Encoder):
         self.device = checked_device(device)
         self.batch_size = batch_size or 32
         self.text_model = SentenceModel(device=self.device)
-        self.classifier = load_efficientnet_lite0().to(self.device)
+        self._classifier: torch.nn.Module | None = None
+        self._loading = threading.Lock()
         self.class_names = imagenet_class_names()
         self._label_emb: torch.Tensor | None = None
         self._identity = EncoderIdentity(
@@ -119,6 +121,14 @@ class LabelBridgeEncoder(Encoder):
     def _revision(self) -> str:
         digest = hashlib.sha256(json.dumps([LABEL_PROMPT, self.class_names]).encode()).hexdigest()
         return f"efficientnet-lite0+all-MiniLM-L6-v2+labels-{digest[:12]}"
+
+    @property
+    def classifier(self) -> torch.nn.Module:
+        """The EfficientNet-Lite0 classifier, loaded on the first image (a text needs none)."""
+        with self._loading:
+            if self._classifier is None:
+                self._classifier = load_efficientnet_lite0().to(self.device)
+            return self._classifier
 
     @property
     def label_embeddings(self) -> torch.Tensor:

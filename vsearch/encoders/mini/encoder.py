@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from vsearch.encoders.base import (
     l2_normalize,
 )
 from vsearch.encoders.label_bridge import LabelBridgeEncoder, Prepared
-from vsearch.encoders.mini.model import MiniModel
+from vsearch.encoders.mini.model import MiniConfig, MiniModel, is_bare_image
 from vsearch.encoders.mini.parts import Evidence, build_model
 from vsearch.encoders.mini.weights import is_mini_dir, read_weights, shipped_dir
 from vsearch.errors import ModelNotFound
@@ -52,23 +53,26 @@ class MiniEncoder(Encoder):
         if not is_mini_dir(folder):
             raise ModelNotFound(f"{folder} holds no mini model (model.safetensors + mini.json)")
         config, tensors, digest = read_weights(folder)
-        model = build_model(config, tensors)
-        model.merge_adapter()
-        self._attach(LabelBridgeEncoder(device=device, batch_size=batch_size), model, digest[:12])
+        bridge = LabelBridgeEncoder(device=device, batch_size=batch_size)
+        self._attach(bridge, config, digest[:12])
+        self._tensors: dict[str, torch.Tensor] | None = tensors
 
     @classmethod
     def around(cls, bridge: LabelBridgeEncoder, model: MiniModel) -> MiniEncoder:
         """An encoder view of a model in training (the trainer's eval hook scores it)."""
         encoder = cls.__new__(cls)
-        encoder._attach(bridge, model, f"in-training-{id(model):x}")
+        encoder._attach(bridge, model.config, f"in-training-{id(model):x}")
+        encoder._model = model.to(encoder.device).eval()
         return encoder
 
-    def _attach(self, bridge: LabelBridgeEncoder, model: MiniModel, revision: str) -> None:
+    def _attach(self, bridge: LabelBridgeEncoder, config: MiniConfig, revision: str) -> None:
         self.bridge = bridge
         self.device = bridge.device
         self.batch_size = bridge.batch_size
-        self.evidence = Evidence(bridge, model.config)
-        self.model = model.to(self.device).eval()
+        self.evidence = Evidence(bridge, config)
+        self._config = config
+        self._model: MiniModel | None = None
+        self._loading = threading.Lock()
         self._identity = EncoderIdentity(
             model_id="mini",
             revision=f"{revision}+{bridge.identity.revision}",
@@ -79,6 +83,18 @@ class MiniEncoder(Encoder):
     @property
     def identity(self) -> EncoderIdentity:
         return self._identity
+
+    @property
+    def model(self) -> MiniModel:
+        """The trained transformer, built (LoRA merged) on the first image with a task: a text
+        alone and a bare image never need it."""
+        with self._loading:
+            if self._model is None:
+                model = build_model(self._config, self._tensors)
+                model.merge_adapter()
+                self._model = model.to(self.device).eval()
+                self._tensors = None
+            return self._model
 
     def prepare(self, item: Item) -> Prepared:
         return self.bridge.prepare(item)
@@ -94,7 +110,11 @@ class MiniEncoder(Encoder):
             inputs = self.evidence.inputs(
                 evidence, [instruction] * len(with_image), [prepared[i].text for i in with_image]
             )
-            vectors = self.model(inputs, evidence, self.evidence.bridge_vectors(evidence))
+            bridge = self.evidence.bridge_vectors(evidence)
+            if self._config.bridge_bare_images and all(is_bare_image(i) for i in inputs):
+                vectors = bridge  # what the model's route gives them, without building it
+            else:
+                vectors = self.model(inputs, evidence, bridge)
             out[with_image] = vectors.cpu().numpy()
         if text_only:
             out[text_only] = self.bridge.text_model.embed([prepared[i].text for i in text_only])
