@@ -238,13 +238,13 @@ class Catalog:
         min_score: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores, ids)`` for ``query_emb`` (``(dim,)`` float32, unit length)."""
-        dim = self.identity.dim
-        if np.shape(query_emb) != (dim,):
-            raise ValueError(
-                f"a query vector for this index has shape ({dim},), got {np.shape(query_emb)}"
-            )
         with self._vectors_lock:
-            vectors = self._fresh().vectors
+            vectors = self._fresh().vectors  # built with the store's dimension
+            if np.shape(query_emb) != (vectors.dim,):
+                raise ValueError(
+                    f"a query vector for this index has shape ({vectors.dim},), "
+                    f"got {np.shape(query_emb)}"
+                )
             return filtered_search(
                 vectors, self.store, query_emb, k, filters=filters, min_score=min_score
             )
