@@ -94,8 +94,7 @@ class Catalog:
         self._write_mutex = threading.Lock()
         self._closed = False
         self._store_id: str | None = None
-        self._file_damaged = False  # the FAISS file failed its checks: the next writer saves
-        self._damage = ""
+        self._damage: str | None = None  # why the FAISS file failed its checks; a writer saves
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -206,10 +205,10 @@ class Catalog:
         return self.store.count(status)
 
     def info(self) -> dict[str, Any]:
-        vectors = self.vectors()
+        vectors, root = self.vectors(), self.root
         return {
             "index": str(self.folder),
-            "root": str(self.root) if self.root else None,
+            "root": str(root) if root else None,
             "encoder": self.identity.to_dict(),
             "model": self.store.get_meta("encoder_spec"),
             "items": self.count(),
@@ -336,9 +335,9 @@ class Catalog:
             wanted = choose_kind(len(snapshot.vectors), self.manifest.index_kind)
             if wanted != snapshot.vectors.kind:
                 snapshot = self._snapshot = self._rebuild()
-            if self._file_damaged or not self._file_is_current(snapshot.generation):
+            if self._damage is not None or not self._file_is_current(snapshot.generation):
                 self._save(snapshot)
-                self._file_damaged = False
+                self._damage = None
 
     def _apply(self, delta: VectorDelta, before: int, after: int) -> None:
         """A committed transaction's delta, applied to the index built from ``before``."""
@@ -367,7 +366,7 @@ class Catalog:
             if snapshot is None:
                 started = time.perf_counter()
                 snapshot = self._rebuild()
-                if self._file_damaged:
+                if self._damage is not None:
                     log.warning(
                         "%s was damaged (%s); rebuilt from the store in %.1f s",
                         self.folder / FAISS_NAME,
@@ -382,7 +381,6 @@ class Catalog:
         path = self.folder / FAISS_NAME
         if not self._file_is_current(generation, stamp):
             return None
-        self._file_damaged = True  # until it is read and checked
         try:
             vectors = VectorIndex.load(
                 path, stamp["kind"], sha256=stamp["sha256"], count=stamp["count"], dim=stamp["dim"]
@@ -390,7 +388,7 @@ class Catalog:
         except (ValueError, KeyError) as exc:
             self._damage = str(exc)
             return None
-        self._file_damaged = False
+        self._damage = None
         return _Snapshot(vectors, generation)
 
     def _rebuild(self) -> _Snapshot:

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from vsearch.store.metadata import MetadataStore, vector_from_bytes, vector_to_bytes
+from vsearch.store.metadata import MetadataStore, vector_to_bytes
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING, ItemRow, VectorRow
 
 #: The facts of a file (decoded at ingest) that are stored in their own columns.
@@ -69,10 +69,7 @@ class Changes:
     # ---- reads inside the transaction ------------------------------------------------------
 
     def stored_vectors(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        rows = self.session.query(VectorRow.item_id, VectorRow.vector).filter(
-            VectorRow.item_id.in_(list(ids))
-        )
-        return {item_id: vector_from_bytes(blob) for item_id, blob in rows}
+        return self.store.vectors_by_id(ids, self.session)
 
     def facts_of(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         rows = self.session.query(ItemRow).filter(ItemRow.id.in_(list(ids)))

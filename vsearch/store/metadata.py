@@ -316,13 +316,15 @@ class MetadataStore:
 
     # ---- vectors ---------------------------------------------------------------------------
 
-    def vectors_by_id(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        ids = list(ids)
-        with self._sessions() as session:
-            rows = session.execute(
-                select(VectorRow.item_id, VectorRow.vector).where(VectorRow.item_id.in_(ids))
-            )
-            return {item_id: vector_from_bytes(blob) for item_id, blob in rows}
+    def vectors_by_id(
+        self, ids: Iterable[int], session: Session | None = None
+    ) -> dict[int, np.ndarray]:
+        """The stored vectors of these item ids; with ``session``, as that transaction sees them."""
+        if session is None:
+            with self._sessions() as own:
+                return self.vectors_by_id(ids, own)
+        query = select(VectorRow.item_id, VectorRow.vector).where(VectorRow.item_id.in_(list(ids)))
+        return {item_id: vector_from_bytes(blob) for item_id, blob in session.execute(query)}
 
     def iter_vectors(
         self, chunk: int = 50_000, session: Session | None = None
