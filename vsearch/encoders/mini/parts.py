@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from vsearch.encoders.label_bridge import LabelBridgeEncoder
 from vsearch.encoders.mini.model import ImageInput, MiniConfig, MiniModel, label_words
 from vsearch.encoders.mini.vision import ImageEvidence, image_evidence
+from vsearch.encoders.quiet import quiet_loading
 from vsearch.encoders.sentence import bundled_model_dir
 
 
@@ -18,7 +19,9 @@ def build_model(config: MiniConfig, tensors: dict[str, torch.Tensor] | None = No
     from transformers import AutoModel, AutoTokenizer
 
     path = str(bundled_model_dir())
-    model = MiniModel(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
+    with quiet_loading():
+        bert, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model = MiniModel(bert, tokenizer, config)
     if tensors is not None:
         expected = set(model.trainable_state())
         if set(tensors) != expected:

@@ -1,0 +1,68 @@
+"""A command loads the parts of the default model its inputs need, and nothing more.
+
+Each case runs the real CLI in a fresh Python process and reports which heavy modules it
+imported: what was loaded, not how long it took.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA
+
+PROBE = """
+import json, sys
+from vsearch.cli import main
+sys.argv = ["vsearch", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+watched = ("torch", "transformers", "efficientnet_lite_pytorch")
+print(json.dumps({"code": code, "loaded": [m for m in watched if m in sys.modules]}),
+      file=sys.stderr)
+"""
+
+
+def _run(*args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A folder with a photo and a note, ingested with the default model."""
+    root = tmp_path_factory.mktemp("library")
+    folder, index = root / "photos", root / "index"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes((DATA / "cat.jpg").read_bytes())
+    (folder / "note.txt").write_text("Remember to buy coffee beans.")
+    assert _run("ingest", str(folder), "--index", str(index))["code"] == 0
+    return folder, index
+
+
+def test_a_text_query_loads_the_sentence_model_only(library):
+    _, index = library
+    outcome = _run("query", "a cat", "--index", str(index), "-k", "1")
+    assert outcome == {"code": 0, "loaded": ["torch"]}  # no CNN, no transformers
+
+
+def test_an_image_query_adds_the_cnn_but_not_transformers(library):
+    folder, index = library
+    outcome = _run("query", "--image", str(folder / "cat.jpg"), "--index", str(index), "-k", "1")
+    assert outcome == {"code": 0, "loaded": ["torch", "efficientnet_lite_pytorch"]}
+
+
+def test_an_unchanged_ingest_loads_no_model(library):
+    folder, index = library
+    outcome = _run("ingest", str(folder), "--index", str(index))
+    assert outcome == {"code": 0, "loaded": []}
