@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from vsearch.cli import app
 from vsearch.index import FAISS_NAME, Index
+from vsearch.store.vectors import DELTA_NAME
 
 from .conftest import HashEncoder, write_image
 from .store.test_catalog import assert_consistent
@@ -75,10 +76,14 @@ FAISS_DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("damage", list(FAISS_DAMAGE))
-def test_a_damaged_faiss_file_is_rebuilt_with_one_line(index, tmp_path, damage):
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [(FAISS_NAME, damage) for damage in FAISS_DAMAGE]
+    + [(DELTA_NAME, damage) for damage in ("empty", "half", "random middle")],
+)
+def test_a_damaged_faiss_file_is_rebuilt_with_one_line(index, tmp_path, name, damage):
     photos = tmp_path / "photos"
-    path = index / FAISS_NAME
+    path = index / name
     path.write_bytes(FAISS_DAMAGE[damage](path.read_bytes(), tmp_path))
     for args in commands(index, photos):
         result = run(*args)

@@ -194,14 +194,18 @@ def test_index_records_encoder_and_versions(built):
         assert len(idx.search(text="x", k=3)) == 3
 
 
-def test_hnsw_index_handles_removals_by_rebuilding(tmp_path, photo_dir, store_url):
+def test_hnsw_index_handles_removals_without_a_rebuild(tmp_path, photo_dir, store_url):
     with Index.create(
         tmp_path / "idx", encoder=HashEncoder(), index_kind="hnsw", store_url=store_url
     ) as idx:
         idx.ingest(photo_dir)
         assert idx.vectors.kind == "hnsw"
+        base = idx.vectors.base
         (photo_dir / "img1.jpg").unlink()
         idx.ingest()
+        assert len(idx.vectors) == 6 and idx.vectors.base is base  # hidden, not rebuilt
+        assert "img1.jpg" not in {h.path for h in idx.search("x", k=10)}
+    with Index.open(tmp_path / "idx", encoder=HashEncoder(), store_url=store_url) as idx:
         assert len(idx.vectors) == 6
         assert "img1.jpg" not in {h.path for h in idx.search("x", k=10)}
 

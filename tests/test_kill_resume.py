@@ -81,6 +81,6 @@ def test_killed_ingest_resumes_to_a_consistent_index(tmp_path, kill_after, store
         rows = idx.store.all_items()
         assert len({r.path for r in rows}) == len(rows) == 121
         ok_ids = sorted(r.id for r in rows if r.status == "ok")
-        faiss_ids = sorted(idx.vectors.index.id_map.at(i) for i in range(len(idx.vectors)))
+        faiss_ids = idx.vectors.ids().tolist()
         assert faiss_ids == ok_ids and len(ok_ids) == 120
         assert idx.ingest().encoded == 0

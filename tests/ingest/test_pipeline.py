@@ -25,7 +25,7 @@ def consistent(idx: Index) -> None:
     """Store rows = stored vectors = FAISS vectors, with the same ids."""
     ok_ids = {r.id for r in idx.store.all_items() if r.status == "ok"}
     stored = set(np.concatenate([c[0] for c in idx.store.iter_vectors()] or [np.zeros(0)]).tolist())
-    faiss_ids = set(idx.vectors.index.id_map.at(i) for i in range(len(idx.vectors)))
+    faiss_ids = set(idx.vectors.ids().tolist())
     assert ok_ids == stored == faiss_ids
     assert len(idx.vectors) == len(ok_ids)
 

@@ -14,13 +14,13 @@ from vsearch import IndexBusy, IndexClosed, StoreError
 from vsearch.index import FAISS_NAME, Index
 from vsearch.store.catalog import STAMP_NAME
 from vsearch.store.models import SCHEMA_VERSION
+from vsearch.store.vectors import DELTA_NAME
 
 from ..conftest import HashEncoder, write_image
 
 
 def faiss_ids(idx: Index) -> set[int]:
-    vectors = idx.vectors
-    return {int(vectors.index.id_map.at(i)) for i in range(len(vectors))}
+    return {int(i) for i in idx.vectors.ids()}
 
 
 def assert_consistent(folder, files: set[str] | None = None) -> None:
@@ -214,6 +214,46 @@ def test_a_damaged_file_is_rebuilt_in_memory_and_saved_by_the_next_writer(tmp_pa
         idx.ingest()
     assert (folder / FAISS_NAME).read_bytes() != bytes(data)
     assert_consistent(folder, {"a.png", "b.png", "c.png"})
+
+
+def test_a_stamp_of_one_whole_file_loads_without_a_rebuild_and_is_restamped(tmp_path, caplog):
+    """Indexes written before the delta file existed: vectors.json names one FAISS file by its
+    sha256. They load as they are; the next writer writes the new stamp."""
+    root, folder = tmp_path / "photos", tmp_path / "idx"
+    images(root, ["a.png", "b.png", "c.png"])
+    with Index.create(folder, encoder=HashEncoder()) as idx:
+        idx.ingest(root)
+        idx.rebuild_vectors()  # one whole file, as every save wrote then
+    stamp = json.loads((folder / STAMP_NAME).read_text())
+    old = {k: v for k, v in stamp.items() if k != "files"}
+    old["sha256"] = stamp["files"]["base"]["sha256"]
+    (folder / STAMP_NAME).write_text(json.dumps(old))
+    (folder / DELTA_NAME).unlink()
+    with Index.open(folder, encoder=HashEncoder()) as idx:
+        assert idx.search(image=root / "b.png", k=1)[0].path == "b.png"
+        assert idx.vectors.base_file["sha256"] == old["sha256"]  # the file, not a rebuild
+        idx.ingest()
+    assert "damaged" not in caplog.text and "rebuilt" not in caplog.text
+    assert json.loads((folder / STAMP_NAME).read_text())["files"]["base"] == {
+        "sha256": old["sha256"],
+        **{k: stamp["files"]["base"][k] for k in ("size", "mtime_ns")},
+    }
+    assert_consistent(folder, {"a.png", "b.png", "c.png"})
+
+
+def test_ingesting_more_writes_the_delta_not_the_base(tmp_path):
+    root, folder = tmp_path / "photos", tmp_path / "idx"
+    images(root, ["a.png", "b.png", "c.png"])
+    with Index.create(folder, encoder=HashEncoder()) as idx:
+        idx.ingest(root)
+    base = (folder / FAISS_NAME).stat().st_mtime_ns
+    images(root, ["d.png"], seed=10)
+    (root / "a.png").unlink()
+    with Index.open(folder, encoder=HashEncoder()) as idx:
+        report = idx.ingest()
+        assert (report.added, report.removed) == (1, 1)
+    assert (folder / FAISS_NAME).stat().st_mtime_ns == base
+    assert_consistent(folder, {"b.png", "c.png", "d.png"})
 
 
 def test_searches_in_threads_while_an_ingest_runs(tmp_path, store_url):

@@ -333,11 +333,17 @@ class Catalog:
         with self._vectors_lock:
             snapshot = self._fresh()
             wanted = choose_kind(len(snapshot.vectors), self.manifest.index_kind)
-            if wanted != snapshot.vectors.kind:
+            if wanted != snapshot.vectors.kind or snapshot.vectors.compaction_due():
                 snapshot = self._snapshot = self._rebuild()
-            if self._damage is not None or not self._file_is_current(snapshot.generation):
+            stamp = self._stamp()
+            if (
+                self._damage is not None
+                or not self._file_is_current(snapshot.generation, stamp)
+                or stamp.get("files", {}).get("base") != snapshot.vectors.base_file
+            ):
                 self._save(snapshot)
                 self._damage = None
+        self.store.refresh_planner_statistics()
 
     def _apply(self, delta: VectorDelta, before: int, after: int) -> None:
         """A committed transaction's delta, applied to the index built from ``before``."""
@@ -345,10 +351,7 @@ class Catalog:
         if delta.cleared or snapshot is None or snapshot.generation != before:
             self._snapshot = None
             return
-        dropped = np.fromiter(delta.dropped, np.int64, len(delta.dropped))
-        if not snapshot.vectors.remove(dropped):  # this kind cannot remove (HNSW): rebuild later
-            self._snapshot = None
-            return
+        snapshot.vectors.remove(np.fromiter(delta.dropped, np.int64, len(delta.dropped)))
         if delta.added:
             ids = np.fromiter(delta.added, np.int64, len(delta.added))
             snapshot.vectors.add(ids, np.stack(list(delta.added.values())))
@@ -377,19 +380,29 @@ class Catalog:
         return snapshot
 
     def _load(self, generation: int) -> _Snapshot | None:
+        """The saved index if it is the store's ``generation``; None: rebuild it."""
         stamp = self._stamp()
-        path = self.folder / FAISS_NAME
-        if not self._file_is_current(generation, stamp):
-            return None
-        try:
-            vectors = VectorIndex.load(
-                path, stamp["kind"], sha256=stamp["sha256"], count=stamp["count"], dim=stamp["dim"]
-            )
-        except (ValueError, KeyError) as exc:
-            self._damage = str(exc)
-            return None
-        self._damage = None
-        return _Snapshot(vectors, generation)
+        for _ in range(2):  # a writer may replace the files between the stamp and their read
+            if not self._file_is_current(generation, stamp):
+                return None
+            try:
+                vectors = VectorIndex.load(
+                    self.folder,
+                    _saved_files(stamp),
+                    stamp["kind"],
+                    count=stamp["count"],
+                    dim=stamp["dim"],
+                )
+            except (ValueError, KeyError) as exc:
+                again = self._stamp()
+                if again == stamp:
+                    self._damage = str(exc)
+                    return None
+                stamp = again
+                continue
+            self._damage = None
+            return _Snapshot(vectors, generation)
+        return None
 
     def _rebuild(self) -> _Snapshot:
         """The FAISS index from one consistent read of the stored vectors."""
@@ -433,16 +446,24 @@ class Catalog:
             ) from None
 
     def _write_files(self, snapshot: _Snapshot) -> None:
-        digest = snapshot.vectors.save(self.folder / FAISS_NAME)
+        files = snapshot.vectors.save(self.folder)
         stamp = {
             "store_id": self.store_id,
             "generation": snapshot.generation,
             "kind": snapshot.vectors.kind,
             "count": len(snapshot.vectors),
             "dim": snapshot.vectors.dim,
-            "sha256": digest,
+            "files": files,
         }
         write_text(self.folder / STAMP_NAME, json.dumps(stamp, indent=2) + "\n")
+
+
+def _saved_files(stamp: dict[str, Any]) -> dict[str, Any]:
+    """The stamp's description of the saved files; a stamp written before deltas existed
+    describes one whole FAISS file by its checksum."""
+    if "files" in stamp:
+        return stamp["files"]
+    return {"base": {"sha256": stamp["sha256"]}, "delta": None}
 
 
 class Writer:

@@ -12,9 +12,10 @@ from vsearch.errors import StoreError
 from vsearch.manifest import Manifest
 from vsearch.store import urls
 from vsearch.store.metadata import MetadataStore
+from vsearch.store.vectors import BASE_NAME
 
 DB_NAME = "metadata.sqlite"
-FAISS_NAME = "vectors.faiss"
+FAISS_NAME = BASE_NAME
 STAMP_NAME = "vectors.json"
 LOCK_NAME = "ingest.lock"
 
