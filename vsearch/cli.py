@@ -231,7 +231,7 @@ def query(
             encoder=model,
             **_encoder_options(device, dtype, None),
         ) as idx:
-            if len(idx) == 0:
+            if len(idx.vectors) == 0:  # loaded for the search anyway; no COUNT(*) of the rows
                 raise VsearchError(f"the index at {idx.folder} is empty; run `vsearch ingest`")
             result = run_query(
                 idx,

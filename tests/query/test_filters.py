@@ -8,10 +8,12 @@ from datetime import datetime
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import select, text
 
 from vsearch.errors import QueryError
 from vsearch.index import Index
 from vsearch.query import Filters
+from vsearch.store.filters import matching_ids
 from vsearch.store.metadata import MetadataStore, vector_to_bytes
 from vsearch.store.models import ItemRow, VectorRow
 from vsearch.store.retrieval import SELECTOR_AT, filtered_search
@@ -175,20 +177,36 @@ def test_filtered_top_k_is_the_brute_force_top_k_of_passing_items(synthetic, con
         assert set(got.tolist()) == set(ids[mask][order].tolist())
 
 
-def test_selective_filters_use_the_id_selector_and_permissive_ones_do_not(synthetic, monkeypatch):
+def test_selective_filters_score_the_few_that_pass_and_permissive_ones_do_not(
+    synthetic, monkeypatch
+):
     vectors, store, _, vecs = synthetic
     calls = []
-    original = VectorIndex.search_among
+    original = VectorIndex.exact_vectors
     monkeypatch.setattr(
         VectorIndex,
-        "search_among",
-        lambda self, *a: calls.append(len(a[2])) or original(self, *a),
+        "exact_vectors",
+        lambda self, ids: calls.append(len(ids)) or original(self, ids),
     )
     filtered_search(vectors, store, vecs[0], 10, filters=Filters.parse(["kind=image"]))
     assert calls == []
     filtered_search(vectors, store, vecs[0], 10, filters=Filters.parse(["folder=rare"]))
     assert calls == [6]
     assert len(vectors) > SELECTOR_AT
+
+
+def test_folder_filters_are_exact_prefixes_read_through_the_path_index(synthetic):
+    _, store, _, _ = synthetic
+    query = select(ItemRow.id).where(
+        ItemRow.status == "ok", Filters.parse(["folder=rare"]).clause()
+    )
+    sql = query.compile(store.engine, compile_kwargs={"literal_binds": True})
+    store.refresh_planner_statistics()  # what every writer does on its way out
+    with store.transaction() as session:
+        plan = " ".join(str(row) for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+    assert "sqlite_autoindex_items_1" in plan and "path>" in plan, plan
+    assert len(matching_ids(store, Filters.parse(["folder=Rare"]))) == 0  # case matters
+    assert len(matching_ids(store, Filters.parse(["folder=rar"]))) == 0  # a whole folder name
 
 
 def test_min_score_with_filters_stops_early(synthetic):

@@ -29,11 +29,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import ExifTags
-from sqlalchemy import ColumnElement, Float, and_, cast, func, not_, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, Float, and_, cast, func, not_, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from vsearch.errors import QueryError
 from vsearch.store.metadata import MetadataStore
@@ -133,7 +135,11 @@ def as_filters(filters: Filters | Sequence[str] | None) -> Filters:
 
 
 def matching_ids(
-    store: MetadataStore, filters: Filters, among: np.ndarray | None = None
+    store: MetadataStore,
+    filters: Filters,
+    among: np.ndarray | None = None,
+    *,
+    limit: int | None = None,
 ) -> np.ndarray:
     """Ids of indexed items that pass ``filters``.
 
@@ -141,6 +147,7 @@ def matching_ids(
         store: the metadata store.
         filters: the conditions.
         among: restrict to these ids (``(m,)`` int64), e.g. FAISS candidates; None: all items.
+        limit: stop after this many (which ones is then up to the database).
 
     Returns:
         ``(j,)`` int64, ascending.
@@ -148,9 +155,11 @@ def matching_ids(
     query = select(ItemRow.id).where(ItemRow.status == STATUS_OK, filters.clause())
     if among is not None:
         query = query.where(ItemRow.id.in_([int(i) for i in among]))
+    if limit is not None:
+        query = query.limit(limit)  # no ORDER BY: the database may stop at the limit
     with store.transaction() as session:
-        ids = session.scalars(query.order_by(ItemRow.id)).all()
-    return np.asarray(ids, dtype=np.int64)
+        ids = session.scalars(query).all()
+    return np.sort(np.asarray(ids, dtype=np.int64))
 
 
 # ---- one handler per special field ---------------------------------------------------------
@@ -195,8 +204,42 @@ def _folder(condition: Condition) -> ColumnElement[bool]:
     if condition.op not in ("=", "!="):
         raise QueryError(f"filter folder{condition.op}...: folders take = or !=")
     folder = condition.value.strip("/").removeprefix("./")
-    under = ItemRow.path.like(_glob_to_like(folder) + "/%", escape="\\")
+    if "*" in folder or "?" in folder:
+        under = ItemRow.path.like(_glob_to_like(folder) + "/%", escape="\\")
+    else:
+        under = _StartsWith(ItemRow.path, folder + "/")
     return under if condition.op == "=" else not_(under)
+
+
+class _StartsWith(ColumnElement[bool]):
+    """``column`` starts with ``prefix`` (case-sensitive), in a form the database can answer
+    from an index on ``column`` (see ``_starts_with_sqlite``)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals: ClassVar = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("prefix", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: Any, prefix: str) -> None:
+        self.column = column
+        self.prefix = prefix
+
+
+@compiles(_StartsWith)
+def _starts_with(element: _StartsWith, compiler: Any, **kw: Any) -> str:
+    pattern = element.prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return compiler.process(element.column.like(pattern + "%", escape="\\"), **kw)
+
+
+@compiles(_StartsWith, "sqlite")
+def _starts_with_sqlite(element: _StartsWith, compiler: Any, **kw: Any) -> str:
+    # A range in SQLite's byte order: what the path's index answers (LIKE is case-insensitive
+    # there and reads every row). The prefix ends in "/", so the next character bounds it.
+    prefix = element.prefix
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return compiler.process(and_(element.column >= prefix, element.column < end), **kw)
 
 
 def _kind(condition: Condition) -> ColumnElement[bool]:

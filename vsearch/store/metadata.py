@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import URL, Engine, create_engine, event, func, inspect, select
+from sqlalchemy import URL, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import CreateSchema
@@ -25,6 +25,10 @@ from vsearch.store import urls
 from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, Base, ItemRow, MetaRow, VectorRow
 
 VECTOR_DTYPE = np.dtype("<f4")
+#: Below this many rows a full scan costs less than keeping statistics for the planner.
+STATISTICS_FROM = 1_000
+_HAS_STATISTICS = "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+_ITEMS_STATISTICS = "SELECT stat FROM sqlite_stat1 WHERE tbl = 'items' LIMIT 1"
 
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:
@@ -261,6 +265,26 @@ class MetadataStore:
         before = int(row.value) if row else 0
         session.merge(MetaRow(key="generation", value=before + 1))
         return before, before + 1
+
+    def refresh_planner_statistics(self) -> None:
+        """Let SQLite's planner know the items table's shape (``ANALYZE``) once it has grown or
+        shrunk twofold since it last looked.
+
+        Without statistics SQLite prefers the index on ``status`` (all but a few rows are "ok")
+        to the one on ``path``, and a ``folder=`` filter reads every row. PostgreSQL's
+        autovacuum keeps its own statistics.
+        """
+        if self.dialect != "sqlite" or self.read_only:
+            return
+        with self.transaction() as session:
+            rows = int(session.scalar(select(func.max(ItemRow.id))) or 0)
+            if rows < STATISTICS_FROM:
+                return
+            analysed = session.scalar(text(_HAS_STATISTICS))
+            stat = session.scalar(text(_ITEMS_STATISTICS)) if analysed else None
+            known = int(stat.split()[0]) if stat else 0
+            if not known or not known / 2 <= rows <= known * 2:
+                session.execute(text("ANALYZE items"))
 
     # ---- items -----------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Search the vectors with filters on the items' facts: FAISS for the ranking, SQL for the facts.
 
-Over-fetches candidates and checks them in SQL, so ``k`` hits come back whenever ``k`` items pass;
-a very selective filter switches to an exact search among the ids that pass.
+A selective filter is exact over the few ids that pass (SQL finds them through its indexes where
+it can); a broad one over-fetches candidates and checks them in SQL, so ``k`` hits come back
+whenever ``k`` items pass.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ MIN_FETCH = 256
 #: Past this many candidates, one SQL pass for every matching id plus a FAISS search restricted
 #: to them (an id selector) costs less than fetching more candidates.
 SELECTOR_AT = 4096
+#: A filter passing at most this many items is scored exactly over just those: reading 1,024
+#: ids from SQL and their vectors from FAISS costs about what one over-fetch round does.
+EXACT_AT = 1024
 _SQL_CHUNK = 20_000  # ids per ``IN (...)``: below SQLite's 32,766 bound parameters
 
 
@@ -40,10 +44,10 @@ def filtered_search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` ids passing ``filters`` and scoring at least ``min_score``.
 
-    Over-fetches candidates (``OVERFETCH`` per wanted hit, more when few pass) and checks them in
-    SQL, so ``k`` hits come back whenever ``k`` items pass; a very selective filter switches to an
-    exact search among the ids that pass (a FAISS id selector on a flat index, the stored vectors
-    otherwise).
+    A filter that passes at most ``EXACT_AT`` items (one SQL read, stopped there, finds out)
+    is exact over just those. A broader one over-fetches candidates (``OVERFETCH`` per wanted
+    hit, more when few pass) and checks them in SQL, so ``k`` hits come back whenever ``k``
+    items pass, and ends in an exact search among every id that passes.
 
     Args:
         query_emb: ``(dim,)`` float32, unit length.
@@ -59,6 +63,9 @@ def filtered_search(
     if not filters:
         scores, ids = vectors.search(query, k)
         return _cut(scores[0], ids[0], k, min_score)
+    few = matching_ids(store, filters, limit=EXACT_AT + 1)
+    if len(few) <= EXACT_AT:
+        return _cut(*_exact_among(vectors, store, query_emb, k, few), k, min_score)
     fetch = min(n, max(k * OVERFETCH, MIN_FETCH))
     while fetch <= SELECTOR_AT:
         scores, ids = (a[0] for a in vectors.search(query, fetch))
@@ -71,29 +78,33 @@ def filtered_search(
         rate = max(int(passed.sum()), 1) / fetch
         fetch = int(min(n, max(fetch * OVERFETCH, 2 * k / rate)))
     allowed = matching_ids(store, filters)
-    if len(allowed) == 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
     if vectors.kind == "flat":
         scores, ids = (a[0] for a in vectors.search_among(query, k, allowed))
-    else:  # a graph or inverted lists searched through a sparse id selector miss items
-        scores, ids = _exact_among(store, query_emb, k, allowed)
-    return _cut(scores, ids, k, min_score)
+        return _cut(scores, ids, k, min_score)
+    return _cut(*_exact_among(vectors, store, query_emb, k, allowed), k, min_score)
 
 
 def _exact_among(
-    store: MetadataStore, query_emb: np.ndarray, k: int, allowed: np.ndarray
+    vectors: VectorIndex, store: MetadataStore, query_emb: np.ndarray, k: int, allowed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` among ``allowed`` ids, scored on their stored vectors."""
-    scores, ids = [], []
-    for start in range(0, len(allowed), _SQL_CHUNK):
-        found = store.vectors_by_id(int(i) for i in allowed[start : start + _SQL_CHUNK])
-        chunk = np.fromiter(found, dtype=np.int64, count=len(found))
-        if len(chunk):
-            ids.append(chunk)
-            scores.append(np.stack([found[int(i)] for i in chunk]) @ query_emb)
-    if not ids:
+    """Exact top-``k`` among ``allowed`` ids, scored on their exact vectors: the FAISS index's
+    own, or for lossy codes (ivfpq) the stored ones."""
+    if len(allowed) == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    all_scores, all_ids = np.concatenate(scores), np.concatenate(ids)
+    exact = vectors.exact_vectors(allowed)
+    if exact is not None:
+        all_ids, all_scores = allowed, exact @ query_emb
+    else:
+        scores, ids = [], []
+        for start in range(0, len(allowed), _SQL_CHUNK):
+            found = store.vectors_by_id(int(i) for i in allowed[start : start + _SQL_CHUNK])
+            chunk = np.fromiter(found, dtype=np.int64, count=len(found))
+            if len(chunk):
+                ids.append(chunk)
+                scores.append(np.stack([found[int(i)] for i in chunk]) @ query_emb)
+        if not ids:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        all_scores, all_ids = np.concatenate(scores), np.concatenate(ids)
     order = np.lexsort((all_ids, -all_scores))[:k]
     return all_scores[order].astype(np.float32), all_ids[order]
 
