@@ -6,7 +6,7 @@ DEMO_DIR := demo-photos
 DEMO_INDEX := indexes/demo
 VSEARCH := HF_HUB_OFFLINE=1 $(BIN)/vsearch
 
-.PHONY: setup demo test lint bench bench-serve bench-train tiny-train mini-mmeb mini-mmeb-baseline photo-set \
+.PHONY: setup demo test lint bench bench-serve bench-train bench-cold tiny-train mini-mmeb mini-mmeb-baseline photo-set \
 	photo-set-baseline mini-model clean
 
 setup: $(VENV)/.installed
@@ -103,6 +103,10 @@ bench-serve: setup
 
 bench-train: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_train.py
+
+# Builds a 1M-item index first (minutes; --keep DIR reuses it); --n 100000 for a quick run.
+bench-cold: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_cold.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_INDEX) build runs .pytest_cache .ruff_cache

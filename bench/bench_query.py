@@ -47,7 +47,19 @@ FILTERS = [
 ]
 
 
-def fill(folder: Path, encoder, n: int, photos: Path) -> Index:
+def dated_path(i: int, taken: datetime) -> str:
+    return f"{taken.year}/{taken.month:02d}/img{i:06d}.jpg"
+
+
+def fill(
+    folder: Path,
+    encoder,
+    n: int,
+    photos: Path,
+    *,
+    path_of: Callable[[int, datetime], str] = dated_path,
+    index_kind: str = "auto",
+) -> Index:
     """An index of ``n`` synthetic items (rows + random unit vectors) in ``folder``."""
     rng = np.random.default_rng(n)
     vectors = rng.standard_normal((n, encoder.dim)).astype(np.float32)
@@ -55,7 +67,7 @@ def fill(folder: Path, encoder, n: int, photos: Path) -> Index:
     noise = rng.standard_normal((planted, encoder.dim)).astype(np.float32)
     vectors[n - planted :] = vectors[:planted] + 0.1 * noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = Index.create(folder, encoder=encoder)
+    index = Index.create(folder, encoder=encoder, index_kind=index_kind)
     index.store.set_meta("root", os.path.relpath(photos, folder.resolve()))
     start = datetime(2015, 1, 1)
     now = datetime.now()
@@ -66,7 +78,7 @@ def fill(folder: Path, encoder, n: int, photos: Path) -> Index:
         rows.append(
             {
                 "id": i,
-                "path": f"{taken.year}/{taken.month:02d}/img{i:06d}.jpg",
+                "path": path_of(i, taken),
                 "kind": "text" if i % 10 == 0 else "image",
                 "size": int(rng.integers(50_000, 10_000_000)),
                 "mtime_ns": int(now.timestamp() * 1e9),
