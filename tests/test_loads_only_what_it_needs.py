@@ -7,6 +7,7 @@ imported: what was loaded, not how long it took.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,32 @@ def test_an_unchanged_ingest_loads_no_model(library):
     folder, index = library
     outcome = _run("ingest", str(folder), "--index", str(index))
     assert outcome == {"code": 0, "loaded": []}
+
+
+TASK_PROBE = """
+import sys
+from PIL import Image
+from vsearch.encoders import Item, load_encoder
+from vsearch.encoders.instructions import TASKS
+encoder = load_encoder()
+encoder.encode([Item(image=Image.open(sys.argv[1]))], TASKS["classification"].query)
+print(",".join(m for m in ("transformers", "peft") if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_an_image_with_a_task_merges_the_adapter_once_then_reads_the_merged_cache(tmp_path):
+    env = {**os.environ, "VSEARCH_HOME": str(tmp_path / "home")}
+
+    def loaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", TASK_PROBE, str(DATA / "cat.jpg")],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+
+    assert "peft" in loaded()  # the first use builds the LoRA model and merges it
+    assert loaded() == ""  # later ones read the merged weights: neither library is imported
+    assert len(list((tmp_path / "home" / "cache").glob("mini-merged-*.safetensors"))) == 1

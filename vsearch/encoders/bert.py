@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from tokenizers import Tokenizer
 from torch import nn
 
 
@@ -49,21 +50,58 @@ class BertEncoder(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> BertEncoder:
         """The model in ``folder`` (``config.json`` + ``model.safetensors``), in eval mode."""
-        folder = Path(folder)
-        model = cls(json.loads((folder / "config.json").read_text()))
-        weights = load_file(folder / "model.safetensors")
-        model.load_state_dict(_renamed(weights, model.encoder.num_layers))
+        model = cls.of_config(folder)
+        model.load_hf_state(load_file(Path(folder) / "model.safetensors"))
         return model.eval()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``(batch, tokens, hidden)`` for ``input_ids`` ``(batch, tokens)`` (token type 0)."""
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    @classmethod
+    def of_config(cls, folder: str | Path) -> BertEncoder:
+        """An untrained model of the architecture in ``folder/config.json``."""
+        return cls(json.loads((Path(folder) / "config.json").read_text()))
+
+    def load_hf_state(self, weights: dict[str, torch.Tensor]) -> None:
+        """Load a ``BertModel`` state dict (its parameter names, ``bert.`` prefix or not)."""
+        self.load_state_dict(_renamed(weights, self.encoder.num_layers))
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.word_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``(batch, tokens, hidden)`` for ``input_ids`` ``(batch, tokens)``, or for their word
+        embeddings ``inputs_embeds`` (token type 0 either way, as ``BertModel`` takes them)."""
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        positions = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device)
         embedded = (
-            self.word_embeddings(input_ids)
+            inputs_embeds
             + self.position_embeddings(positions)[None]
             + self.token_type_embeddings.weight[0]
         )
+        if attention_mask is None:
+            attention_mask = torch.ones(embedded.shape[:2], device=embedded.device)
         return self.encoder(self.embedding_norm(embedded), src_key_padding_mask=attention_mask == 0)
+
+
+class WordPieces:
+    """A BERT checkpoint's ``tokenizer.json`` through ``tokenizers``, answering the calls the
+    mini model makes of a transformers tokenizer (``tok(text, add_special_tokens=False)`` and
+    the special token ids)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        for name in ("cls", "sep", "pad", "mask"):
+            setattr(self, f"{name}_token_id", self.tokenizer.token_to_id(f"[{name.upper()}]"))
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
+        return {"input_ids": self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids}
 
 
 def _renamed(weights: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ from vsearch.encoders.base import (
 )
 from vsearch.encoders.label_bridge import LabelBridgeEncoder, Prepared
 from vsearch.encoders.mini.model import MiniConfig, MiniModel, is_bare_image
-from vsearch.encoders.mini.parts import Evidence, build_model
+from vsearch.encoders.mini.parts import Evidence, inference_model
 from vsearch.encoders.mini.weights import is_mini_dir, read_weights, shipped_dir
 from vsearch.errors import ModelNotFound
 
@@ -56,6 +56,7 @@ class MiniEncoder(Encoder):
         bridge = LabelBridgeEncoder(device=device, batch_size=batch_size)
         self._attach(bridge, config, digest[:12])
         self._tensors: dict[str, torch.Tensor] | None = tensors
+        self._weights_digest = digest
 
     @classmethod
     def around(cls, bridge: LabelBridgeEncoder, model: MiniModel) -> MiniEncoder:
@@ -86,13 +87,12 @@ class MiniEncoder(Encoder):
 
     @property
     def model(self) -> MiniModel:
-        """The trained transformer, built (LoRA merged) on the first image with a task: a text
-        alone and a bare image never need it."""
+        """The trained transformer, LoRA merged, loaded on the first image with a task: a text
+        alone and a bare image never need it (see ``parts.inference_model``)."""
         with self._loading:
             if self._model is None:
-                model = build_model(self._config, self._tensors)
-                model.merge_adapter()
-                self._model = model.to(self.device).eval()
+                model = inference_model(self._config, self._tensors, self._weights_digest)
+                self._model = model.to(self.device)
                 self._tensors = None
             return self._model
 

@@ -95,14 +95,14 @@ class MiniModel(nn.Module):
 
     def __init__(self, bert: nn.Module, tokenizer: Any, config: MiniConfig) -> None:
         super().__init__()
-        from peft import LoraConfig, get_peft_model
-
         self.config = config
         self.tokenizer = tokenizer
         for p in bert.parameters():
             p.requires_grad_(False)
         self.bert = bert
         if config.lora_r:
+            from peft import LoraConfig, get_peft_model
+
             lora = LoraConfig(
                 r=config.lora_r,
                 lora_alpha=config.lora_alpha,
@@ -186,9 +186,8 @@ class MiniModel(nn.Module):
         embeds = embeds.index_put(
             (torch.arange(len(inputs), device=device), label_at.to(device)), label.to(embeds.dtype)
         )
-        out = self.bert(
-            inputs_embeds=embeds, attention_mask=hidden_mask, token_type_ids=torch.zeros_like(ids)
-        ).last_hidden_state
+        out = self.bert(inputs_embeds=embeds, attention_mask=hidden_mask)
+        out = getattr(out, "last_hidden_state", out)  # transformers' BertModel, or BertEncoder
         weights = hidden_mask.unsqueeze(-1).to(out.dtype)
         pooled = (out * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return F.normalize(pooled.float(), dim=-1)
