@@ -6,7 +6,6 @@ imported: what was loaded, not how long it took.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,29 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from .cold_probe import run_cli
 from .conftest import DATA
 
-PROBE = """
-import json, sys
-from vsearch.cli import main
-sys.argv = ["vsearch", *json.loads(sys.argv[1])]
-try:
-    main()
-except SystemExit as exit:
-    code = exit.code
-else:
-    code = 0
-watched = ("torch", "transformers", "efficientnet_lite_pytorch")
-print(json.dumps({"code": code, "loaded": [m for m in watched if m in sys.modules]}),
-      file=sys.stderr)
-"""
+WATCHED = ("torch", "transformers", "efficientnet_lite_pytorch")
 
 
 def _run(*args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stderr.strip().splitlines()[-1])
+    return run_cli(args, WATCHED)
 
 
 @pytest.fixture(scope="module")
