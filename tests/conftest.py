@@ -61,7 +61,14 @@ register("test-hash", HashEncoder)
 def _vsearch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path_factory.getbasetemp() / "vsearch-home"  # shared: caches survive across tests
     monkeypatch.setenv("VSEARCH_HOME", str(home))
-    monkeypatch.delenv("VSEARCH_INDEX", raising=False)
+    # The user's data and config folders (platformdirs reads XDG_*): never the real ones.
+    xdg = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg / "config"))
+    for name in ("VSEARCH_INDEX", "VSEARCH_MODEL", "VSEARCH_DEVICE", "VSEARCH_BATCH_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("VSEARCH_EXCLUDE", "VSEARCH_STORE_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

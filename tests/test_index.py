@@ -15,6 +15,7 @@ from vsearch import (
     SchemaVersionError,
     StoreError,
     UnsupportedInput,
+    VsearchError,
     atomic,
 )
 from vsearch.index import FAISS_NAME, Index
@@ -138,13 +139,14 @@ def test_remove_forgets_items(built, photo_dir):
         assert len(idx.vectors) == 5
 
 
-def test_other_folder_is_refused(built, tmp_path):
-    (tmp_path / "other").mkdir()
-    with (
-        Index.open(built, encoder=HashEncoder()) as idx,
-        pytest.raises(Exception, match="another --index"),
-    ):
-        idx.ingest(tmp_path / "other")
+def test_a_folder_inside_or_around_one_held_is_refused(built, photo_dir):
+    """Issue 15: another folder is added to the index (tests/test_folders.py); one that overlaps
+    a folder it holds would index the same files twice."""
+    with Index.open(built, encoder=HashEncoder()) as idx:
+        for overlapping in (photo_dir / "sub", photo_dir.parent):
+            with pytest.raises(VsearchError, match="overlaps"):
+                idx.ingest(overlapping)
+        assert [f.path for f in idx.folders()] == [photo_dir.resolve()]
 
 
 def test_stale_faiss_file_is_rebuilt_from_the_store(built):

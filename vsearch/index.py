@@ -25,8 +25,16 @@ from vsearch.hit import Hit
 from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun, Progress
 from vsearch.manifest import MANIFEST_NAME, Manifest
 from vsearch.query.search import instruction_for, load_image
-from vsearch.store.catalog import DB_NAME, FAISS_NAME, LOCK_NAME, SHORT_WRITE_WAIT, Catalog
+from vsearch.store.catalog import (
+    DB_NAME,
+    FAISS_NAME,
+    LOCK_NAME,
+    SHORT_WRITE_WAIT,
+    Catalog,
+    Writer,
+)
 from vsearch.store.filters import Filters, as_filters
+from vsearch.store.folders import Folder
 from vsearch.store.metadata import MetadataStore
 from vsearch.store.vectors import VectorIndex
 
@@ -34,10 +42,11 @@ __all__ = ["DB_NAME", "FAISS_NAME", "LOCK_NAME", "Hit", "Index"]
 
 
 class Index:
-    """A searchable, incrementally synchronised index of one folder.
+    """A searchable, incrementally synchronised index of one or more folders.
 
     One ``Index`` may be shared by threads (a server searches while it re-syncs). It does not
-    watch the folder (call ``ingest`` again to sync), and it refuses a second concurrent writer.
+    watch the folders by itself (call ``ingest`` again, or :func:`vsearch.watch.watch`), and it
+    refuses a second concurrent writer.
     """
 
     def __init__(self, catalog: Catalog) -> None:
@@ -159,6 +168,7 @@ class Index:
 
     @property
     def root(self) -> Path | None:
+        """The first folder the index holds (see :meth:`folders` for all)."""
         return self.catalog.root
 
     @property
@@ -197,31 +207,111 @@ class Index:
 
     def ingest(
         self,
-        root: str | os.PathLike[str] | None = None,
+        folders: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
         *,
-        exclude: tuple[str, ...] = (),
+        exclude: Sequence[str] | None = None,
+        also_exclude: Sequence[str] = (),
         workers: int | None = None,
         batch_size: int | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Synchronise the index with the files under ``root`` (default: the recorded root).
+        """Synchronise the index with the files under ``folders`` (default: every folder it holds).
 
-        New files are embedded, changed ones re-embedded, renamed and duplicate ones reuse their
-        stored vector, deleted ones are removed, and unreadable ones are recorded as failed. The
-        encoder is loaded only when something needs embedding.
+        A folder the index does not hold yet is added to it. New files are embedded, changed ones
+        re-embedded, renamed and duplicate ones reuse their stored vector, deleted ones are
+        removed, and unreadable ones are recorded as failed. The encoder is loaded only when
+        something needs embedding.
+
+        Args:
+            folders: one folder or several; None: all the index holds.
+            exclude: globs to skip, remembered for the named folders (replacing what they had;
+                ``[]`` clears them); None: each folder's remembered globs.
+            also_exclude: globs skipped this time in every folder, not remembered (the config
+                file's ``exclude``).
+
+        Returns:
+            One report for all the folders; its ``failed`` paths are relative to their folder
+            when one folder was synced, absolute when several were.
 
         Raises:
             IndexBusy: another ingest, remove or reindex is writing to the index.
+            VsearchError: a folder is missing, or overlaps one the index holds.
         """
-        options = IngestOptions(exclude=exclude, batch_size=batch_size)
+        named = _as_list(folders)
+        if exclude is not None and not named:
+            raise ValueError("name the folders the excludes are for (they are remembered)")
+        options = IngestOptions(
+            exclude=(*also_exclude, *self._inside(named)), batch_size=batch_size
+        )
         if workers is not None:
             options.workers = workers
         with self.catalog.writing() as writer:
-            folder = self._resolve_root(root)
-            if self.root is None:
-                writer.set_root(folder)
-            run = IngestRun(writer, self._encoder_for_writing, folder, options, progress)
-            return run.run()
+            chosen = self._folders_to_sync(writer, named, exclude)
+            return self._sync(writer, chosen, options, progress)
+
+    def _sync(
+        self,
+        writer: Writer,
+        folders: list[Folder],
+        options: IngestOptions,
+        progress: Progress | None,
+    ) -> IngestReport:
+        total = IngestReport()
+        for folder in folders:
+            report = IngestRun(writer, self._encoder_for_writing, folder, options, progress).run()
+            if len(folders) > 1:
+                report.failed = [(str(folder.path / p), r) for p, r in report.failed]
+            total.add(report)
+        return total
+
+    def _folders_to_sync(
+        self, writer: Writer, named: list[Path], exclude: Sequence[str] | None
+    ) -> list[Folder]:
+        if not named:
+            held = self.catalog.folders()
+            if not held:
+                raise VsearchError(f"index at {self.folder} has no folder yet; name one to ingest")
+            for folder in held:
+                if not folder.path.is_dir():
+                    raise IndexNotFound(
+                        f"folder {folder.path} of the index is missing; mount it, or forget it "
+                        f"with `vsearch folders remove {folder.path}`"
+                    )
+            return held
+        globs = None if exclude is None else [p for p in exclude if p]  # "" clears them
+        chosen = []
+        for path in named:
+            if not path.is_dir():
+                raise IndexNotFound(f"folder {path} does not exist or is not a folder")
+            folder = writer.add_folder(path, globs or ())
+            if globs is not None and tuple(globs) != folder.excludes:
+                folder = writer.set_excludes(folder, globs)
+            chosen.append(folder)
+        return chosen
+
+    def _inside(self, named: list[Path]) -> list[str]:
+        """The index folder, as a glob, where it lies inside a folder being ingested."""
+        own = self.folder.resolve()
+        roots = named or [f.path for f in self.catalog.folders()]
+        return [own.relative_to(r).as_posix() for r in roots if own.is_relative_to(r)]
+
+    def folders(self) -> list[Folder]:
+        """The folders the index holds (path, remembered excludes), in the order added."""
+        return self.catalog.folders()
+
+    def remove_folder(self, path: str | os.PathLike[str]) -> int:
+        """Forget a folder and its items and vectors (the files stay); returns how many items.
+
+        Raises:
+            VsearchError: the index does not hold that folder.
+        """
+        wanted = Path(path).expanduser().resolve()
+        with self.catalog.writing(wait=SHORT_WRITE_WAIT) as writer:
+            for folder in self.catalog.folders():
+                if folder.path == wanted:
+                    return writer.remove_folder(folder)
+        held = ", ".join(str(f.path) for f in self.catalog.folders()) or "none"
+        raise VsearchError(f"the index at {self.folder} does not hold {wanted} (it holds: {held})")
 
     def _encoder_for_writing(self) -> Encoder:
         """The encoder, re-checked against the store: another handle may have re-indexed it."""
@@ -229,23 +319,6 @@ class Index:
         if enc.identity != self.identity:
             raise EncoderMismatch(self._mismatch_message(enc))
         return enc
-
-    def _resolve_root(self, root: str | os.PathLike[str] | None) -> Path:
-        recorded = self.root
-        if root is None:
-            if recorded is None:
-                raise VsearchError(f"index at {self.folder} has no folder yet; name one to ingest")
-            folder = recorded
-        else:
-            folder = Path(root).expanduser().resolve()
-            if recorded is not None and folder != recorded:
-                raise VsearchError(
-                    f"index at {self.folder} holds the files of {recorded}, not {folder}; "
-                    "use another --index for another folder"
-                )
-        if not folder.is_dir():
-            raise IndexNotFound(f"folder {folder} does not exist or is not a folder")
-        return folder
 
     # ---- search ----------------------------------------------------------------------------
 
@@ -319,16 +392,11 @@ class Index:
     # ---- the rest --------------------------------------------------------------------------
 
     def remove(self, paths: list[str]) -> int:
-        """Forget items by path (relative to the root, or absolute under it); returns how many."""
-        root = self.root
-        rel = [
-            Path(os.path.relpath(Path(p).resolve(), root)).as_posix()
-            if root and Path(p).is_absolute()
-            else Path(p).as_posix()
-            for p in paths
-        ]
+        """Forget items by path (relative to their folder, or a path to the file); returns how
+        many."""
+        rows = [row for p in paths if (row := self.catalog.item_at(p)) is not None]
         with self.catalog.writing(wait=SHORT_WRITE_WAIT) as writer:
-            return writer.remove_paths(rel)
+            return writer.remove_items(row.id for row in rows)
 
     def info(self) -> dict[str, Any]:
         return self.catalog.info()
@@ -344,6 +412,15 @@ class Index:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as_list(
+    folders: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+) -> list[Path]:
+    if folders is None:
+        return []
+    many = [folders] if isinstance(folders, str | os.PathLike) else list(folders)
+    return [Path(f).expanduser().resolve() for f in many]
 
 
 def _encoder_facts(enc: Encoder) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from vsearch.store.models import SCHEMA_VERSION
 from vsearch.store.vectors import DELTA_NAME
 
 from ..conftest import HashEncoder, write_image
+from .schema_v2 import downgrade_to_v2
 
 
 def faiss_ids(idx: Index) -> set[int]:
@@ -305,11 +306,14 @@ def test_an_index_of_the_previous_schema_opens_without_re_encoding(tmp_path, sto
     images(root, ["a.png", "b.png"])
     with Index.create(folder, encoder=HashEncoder(), store_url=store_url) as idx:
         idx.ingest(root)
-        with idx.store.transaction() as session:
-            idx.store.set_meta("schema_version", 1, session)
-            idx.store.set_meta("faiss_generation", idx.store.generation(session), session)
-            idx.store.set_meta("faiss_kind", "flat", session)
-            idx.store.delete_meta("store_id", session)
+
+    def as_v1(store, session):
+        store.set_meta("schema_version", 1, session)
+        store.set_meta("faiss_generation", store.generation(session), session)
+        store.set_meta("faiss_kind", "flat", session)
+        store.delete_meta("store_id", session)
+
+    downgrade_to_v2(folder, also=as_v1)
     manifest = json.loads((folder / "vsearch.json").read_text())
     manifest["schema_version"] = 1
     (folder / "vsearch.json").write_text(json.dumps(manifest))
@@ -380,3 +384,51 @@ def test_a_faiss_file_from_another_index_is_never_searched(tmp_path):
     with Index.open(tmp_path / "idx", encoder=HashEncoder()) as idx:
         assert sorted(h.path for h in idx.search("q", k=10)) == ["a.png", "b.png"]
     assert_consistent(tmp_path / "idx", {"a.png", "b.png"})
+
+
+def _shape(idx: Index) -> dict[str, object]:
+    """What the tables look like: columns, unique constraints, indexes and foreign keys."""
+    from sqlalchemy import inspect
+
+    with idx.store.engine.connect() as conn:
+        seen = inspect(conn)
+        ns = idx.store.namespace
+        return {
+            table: (
+                sorted(c["name"] for c in seen.get_columns(table, schema=ns)),
+                sorted(tuple(u["column_names"]) for u in seen.get_unique_constraints(table, ns)),
+                sorted(tuple(i["column_names"]) for i in seen.get_indexes(table, schema=ns)),
+                sorted(
+                    (f["referred_table"], tuple(f["constrained_columns"]))
+                    for f in seen.get_foreign_keys(table, schema=ns)
+                ),
+            )
+            for table in ("folders", "items", "vectors", "meta")
+        }
+
+
+def test_a_schema_2_index_becomes_one_of_several_folders_without_re_encoding(
+    tmp_path, store_url
+):
+    """Schema 2 knew one root; its items become the first folder's, and more can be added."""
+    root, other, folder = tmp_path / "photos", tmp_path / "phone", tmp_path / "idx"
+    images(root, ["a.png", "b.png"])
+    images(other, ["a.png"], seed=7)  # the same relative path in a second folder
+    with Index.create(folder, encoder=HashEncoder(), store_url=store_url) as idx:
+        idx.ingest(root)
+        ids = {r.path: r.id for r in idx.store.all_items()}
+    downgrade_to_v2(folder)
+    encoder = HashEncoder()
+    with Index.open(folder, encoder=encoder) as idx:
+        assert idx.store.get_meta("schema_version") == 3 and idx.store.get_meta("root") is None
+        assert [f.path for f in idx.folders()] == [root.resolve()]
+        assert {r.path: r.id for r in idx.store.all_items()} == ids
+        assert idx.ingest().encoded == 0 and encoder.calls == 0
+        assert idx.ingest(other).added == 1
+        assert [f.path for f in idx.folders()] == [root.resolve(), other.resolve()]
+        hit = idx.search(image=other / "a.png", k=1)[0]
+        assert hit.abspath == other.resolve() / "a.png"
+        migrated = _shape(idx)
+    with Index.create(tmp_path / "new", encoder=HashEncoder(), store_url=store_url) as new:
+        assert _shape(new) == migrated
+    assert_consistent(folder)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from vsearch.store.metadata import MetadataStore, vector_from_bytes, vector_to_bytes
-from vsearch.store.models import ItemRow, VectorRow
+from vsearch.store.models import FolderRow, ItemRow, VectorRow
 
 floats32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 
@@ -34,8 +34,18 @@ def test_item_and_vector_survive_a_store_round_trip(tmp_path_factory, path, text
     store.create({})
     when = datetime(2020, 1, 2, 3, 4, 5)
     with store.transaction() as session:
+        folder = FolderRow(path="photos", excludes=[], added_at=when)
+        session.add(folder)
+        session.flush()
         row = ItemRow(
-            path=path, kind="text", size=3, mtime_ns=2**62, text=text, exif=exif, indexed_at=when
+            folder_id=folder.id,
+            path=path,
+            kind="text",
+            size=3,
+            mtime_ns=2**62,
+            text=text,
+            exif=exif,
+            indexed_at=when,
         )
         session.add(row)
         session.flush()

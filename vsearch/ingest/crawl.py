@@ -55,15 +55,46 @@ def _excluded(relpath: str, name: str, patterns: Sequence[str]) -> bool:
     )
 
 
-def crawl(root: Path, exclude: Sequence[str] = ()) -> CrawlResult:
+def _skipped_dir(name: str) -> bool:
+    return name.startswith(".") or name in DEFAULT_EXCLUDED_DIRS
+
+
+def _start(
+    root: Path, exclude: Sequence[str], within: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The folders to walk and the single files to look at, for a crawl limited to ``within``
+    (paths relative to ``root``); paths under a skipped or excluded folder are dropped."""
+    folders, files = [], []
+    for relpath in sorted(set(within)):
+        parts = PurePosixPath(relpath).parts
+        ancestors = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+        if any(_skipped_dir(PurePosixPath(a).name) for a in ancestors) or any(
+            _excluded(a, PurePosixPath(a).name, exclude) for a in [*ancestors, relpath]
+        ):
+            continue
+        if (root / relpath).is_dir() and not (root / relpath).is_symlink():
+            if not _skipped_dir(parts[-1]):
+                folders.append(relpath)
+        else:
+            files.append(relpath)
+    return folders, files
+
+
+def crawl(
+    root: Path, exclude: Sequence[str] = (), within: Sequence[str] | None = None
+) -> CrawlResult:
     """List indexable files under ``root``; symlinked folders are not followed.
 
     Args:
         root: the folder to walk.
         exclude: glob patterns matched against each relative path and each name.
+        within: only these paths relative to ``root`` (files, or folders walked whole); None:
+            everything.
     """
     result = CrawlResult()
-    stack = [""]
+    stack, single = ([""], []) if within is None else _start(root, exclude, within)
+    for relpath in single:
+        _add_file(root, relpath, result)
     while stack:
         rel_dir = stack.pop()
         try:
@@ -81,21 +112,31 @@ def crawl(root: Path, exclude: Sequence[str] = ()) -> CrawlResult:
             except OSError:
                 is_dir = False
             if is_dir:
-                if not (entry.name.startswith(".") or entry.name in DEFAULT_EXCLUDED_DIRS):
+                if not _skipped_dir(entry.name):
                     stack.append(relpath)
                 continue
-            kind = kind_of(entry.name)
-            if kind is None:
-                continue
-            try:
-                st = entry.stat(follow_symlinks=True)
-            except OSError as exc:
-                reason = "broken link" if entry.is_symlink() else f"cannot stat: {exc.strerror}"
-                result.bad_files.append((relpath, reason))
-                continue
-            if not stat.S_ISREG(st.st_mode):  # a FIFO would block a read, /dev/zero never end
-                result.bad_files.append((relpath, "not a regular file (a FIFO, socket or device)"))
-                continue
-            result.files.append(FileEntry(relpath, kind, st.st_size, st.st_mtime_ns))
+            _add_file(root, relpath, result)
     result.files.sort(key=lambda f: f.relpath)
     return result
+
+
+def _add_file(root: Path, relpath: str, result: CrawlResult) -> None:
+    """Record the file at ``relpath`` if vsearch indexes its kind (or why it cannot)."""
+    kind = kind_of(relpath)
+    if kind is None:
+        return
+    path = root / relpath
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            result.bad_files.append((relpath, "broken link"))
+        return  # gone (a crawl limited to paths that changed may name deleted files)
+    except OSError as exc:
+        reason = "broken link" if path.is_symlink() else f"cannot stat: {exc.strerror}"
+        result.bad_files.append((relpath, reason))
+        return
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block a read, /dev/zero never end
+        result.bad_files.append((relpath, "not a regular file (a FIFO, socket or device)"))
+        return
+    result.files.append(FileEntry(relpath, kind, st.st_size, st.st_mtime_ns))

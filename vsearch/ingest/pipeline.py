@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Protocol
 
 from vsearch.encoders.base import Encoder
@@ -25,6 +24,7 @@ from vsearch.ingest.crawl import CrawlResult, FileEntry, crawl, kind_of
 from vsearch.ingest.decode import Decoded, content_hash, decode, read_bytes
 from vsearch.store.catalog import Writer
 from vsearch.store.changes import Changes, FileFacts
+from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
 
@@ -54,9 +54,17 @@ class IngestReport:
         data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
         return data
 
+    def add(self, other: IngestReport) -> None:
+        """Count ``other`` (the sync of another folder) in this report too."""
+        for name in ("added", "updated", "moved", "removed", "unchanged", "encoded", "reused"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed += other.failed
+        self.seconds += other.seconds
+
 
 @dataclass
 class _Target:
+    folder_id: int
     entry: FileEntry
     row: SyncRow | None  # the existing row for this path, if any
 
@@ -67,7 +75,7 @@ class _Target:
     @property
     def file(self) -> FileFacts:
         e = self.entry
-        return FileFacts(e.relpath, e.kind, e.size, e.mtime_ns)
+        return FileFacts(self.folder_id, e.relpath, e.kind, e.size, e.mtime_ns)
 
 
 @dataclass
@@ -81,27 +89,29 @@ class _Job:
 
 @dataclass
 class IngestOptions:
-    exclude: Sequence[str] = ()
+    exclude: Sequence[str] = ()  # besides the folder's own
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     batch_size: int | None = None  # None: the encoder's own
+    within: Sequence[str] | None = None  # only these paths of the folder (watch); None: all
 
 
 class IngestRun:
-    """One synchronisation of ``root`` through a catalog ``writer``.
+    """One synchronisation of one of the index's folders through a catalog ``writer``.
 
     ``encoder`` is called for the encoder only when some content needs embedding, so a re-sync
-    with nothing new loads no model.
+    with nothing new loads no model. Content that another folder holds reuses its vector.
     """
 
     def __init__(
         self,
         writer: Writer,
         encoder: Callable[[], Encoder],
-        root: Path,
+        folder: Folder,
         options: IngestOptions,
         progress: Progress | None = None,
     ) -> None:
-        self.writer, self._encoder, self.root = writer, encoder, root
+        self.writer, self._encoder, self.folder = writer, encoder, folder
+        self.root = folder.path
         self.options = options
         self.progress = progress
         self.report = IngestReport()
@@ -116,15 +126,18 @@ class IngestRun:
 
     def run(self) -> IngestReport:
         started = time.perf_counter()
-        found = crawl(self.root, self.options.exclude)
-        rows = self.writer.sync_state()
+        exclude = [*self.folder.excludes, *self.options.exclude]
+        found = crawl(self.root, exclude, self.options.within)
+        state = self.writer.sync_state()
+        rows = state.pop(self.folder.id, {})
+        elsewhere = [r for other in state.values() for r in other.values()]
         to_hash = self._changed_files(found, rows)
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
             hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
-            jobs = self._apply_cheap_changes(found, rows, hashes)
+            jobs = self._apply_cheap_changes(found, rows, hashes, elsewhere)
             self._encode(jobs, pool)
         self.report.failed = found.bad_dirs + [
-            (r.path, r.error or "") for r in self.writer.failed_items()
+            (r.path, r.error or "") for r in self.writer.failed_items(self.folder.id)
         ]
         self.report.seconds = time.perf_counter() - started
         return self.report
@@ -155,6 +168,7 @@ class IngestRun:
         found: CrawlResult,
         rows: dict[str, SyncRow],
         hashes: dict[FileEntry, str | UnsupportedInput],
+        elsewhere: list[SyncRow],
     ) -> list[_Job]:
         """Touches, renames, duplicates, deletions and read failures in one transaction.
 
@@ -162,16 +176,18 @@ class IngestRun:
         """
         present = {e.relpath for e in found.files} | {p for p, _ in found.bad_files}
         missing = {
-            p: r for p, r in rows.items() if p not in present and not found.is_under_bad_dir(p)
+            p: r
+            for p, r in rows.items()
+            if p not in present and not found.is_under_bad_dir(p) and self._in_scope(p)
         }
         changed_paths = {e.relpath for e in hashes}
         movable: dict[str, list[SyncRow]] = defaultdict(list)
         sources: dict[str, SyncRow] = {}
-        for row in rows.values():
+        for row in [*rows.values(), *elsewhere]:
             if row.status == STATUS_OK and row.content_hash:
-                if row.path in missing:
+                if row.folder_id == self.folder.id and row.path in missing:
                     movable[row.content_hash].append(row)
-                elif row.path not in changed_paths:
+                elif row.folder_id != self.folder.id or row.path not in changed_paths:
                     sources.setdefault(row.content_hash, row)
         jobs: dict[tuple[str, str], _Job] = {}
         copies: list[tuple[_Target, SyncRow]] = []
@@ -181,10 +197,10 @@ class IngestRun:
             ]
             unreadable += [(e, d) for e, d in hashes.items() if isinstance(d, UnsupportedInput)]
             for entry, reason in unreadable:
-                target = _Target(entry, rows.get(entry.relpath))
+                target = _Target(self.folder.id, entry, rows.get(entry.relpath))
                 changes.record_failure(target.item_id, target.file, str(reason))
             for entry, digest in hashes.items():
-                target = _Target(entry, rows.get(entry.relpath))
+                target = _Target(self.folder.id, entry, rows.get(entry.relpath))
                 if isinstance(digest, UnsupportedInput):
                     continue
                 if (
@@ -208,6 +224,12 @@ class IngestRun:
             self.report.removed += changes.delete(r.id for r in missing.values())
             self._copy_vectors(changes, copies)
         return list(jobs.values())
+
+    def _in_scope(self, relpath: str) -> bool:
+        within = self.options.within
+        return within is None or any(
+            relpath == p or relpath.startswith(p.rstrip("/") + "/") for p in within
+        )
 
     def _copy_vectors(self, changes: Changes, copies: list[tuple[_Target, SyncRow]]) -> None:
         """Duplicates of stored content get the stored vector and facts, not a re-encode."""

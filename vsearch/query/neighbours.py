@@ -10,9 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import posixpath
 from collections.abc import Sequence
-from pathlib import Path
 
 import faiss
 import numpy as np
@@ -34,15 +32,8 @@ def resolve_item(index: SearchTarget, path: str | os.PathLike[str]) -> int:
     Raises:
         VsearchError: the path is not an indexed item; the message says why.
     """
-    given = Path(path)
     catalog = index.catalog
-    root = catalog.root
-    rel = posixpath.normpath(given.as_posix())  # d0/../d0/x.jpg is d0/x.jpg
-    if root is not None and (given.is_absolute() or given.exists()):
-        rel = Path(os.path.relpath(given.resolve(), root)).as_posix()
-        if rel.startswith("../"):
-            raise VsearchError(f"{path} is outside the indexed folder {root}")
-    row = catalog.item_by_path(rel)
+    row = catalog.item_at(path)
     if row is None:
         raise VsearchError(
             f"{path} is not in the index at {catalog.folder}; run `vsearch ingest` to add it"

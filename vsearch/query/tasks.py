@@ -137,7 +137,7 @@ def classify_images(
     items = [Item(image=load_image(i, encoder.max_image_side)) for i in images]
     query_emb = encoder.encode(items, instruction or TASKS["classification"].query)
     label_emb = encoder.encode([Item(text=t) for t in labels], TASKS["classification"].target)
-    sources = ["<image>" if isinstance(i, Image.Image) else str(i) for i in images]
+    sources = ["<image>" if isinstance(i, Image.Image) else str(Path(i).resolve()) for i in images]
     return [
         Classification(str(src), _ranked(labels, label_emb @ q))
         for src, q in zip(sources, query_emb, strict=True)
@@ -154,7 +154,7 @@ def classify_items(
     """Classify the indexed items (all, or those passing ``filters``) by their stored vectors.
 
     Returns:
-        One Classification per item, ``source`` = its path relative to the root, by path.
+        One Classification per item, ``source`` = its absolute path, by path.
     """
     labels = _choices(labels, "labels")
     checked = as_filters(filters)
@@ -165,5 +165,5 @@ def classify_items(
     scores = vectors @ label_emb.T  # (n, labels)
     results = [(int(i), _ranked(labels, s)) for i, s in zip(ids, scores, strict=True)]
     paths = index.catalog.paths_by_id()
-    found = [Classification(paths[i], s) for i, s in results if i in paths]
+    found = [Classification(str(paths[i]), s) for i, s in results if i in paths]
     return sorted(found, key=lambda c: c.source)

@@ -26,9 +26,10 @@ import errno
 import json
 import logging
 import os
+import posixpath
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from vsearch.manifest import MANIFEST_NAME, Manifest
 from vsearch.store import migrations, urls
 from vsearch.store.changes import Changes, VectorDelta
 from vsearch.store.filters import Filters, matching_ids
+from vsearch.store.folders import Folder, check_new, containing, stored_path
 from vsearch.store.layout import (
     DB_NAME,
     FAISS_NAME,
@@ -56,7 +58,7 @@ from vsearch.store.layout import (
     writable,
 )
 from vsearch.store.locks import WriteLock
-from vsearch.store.metadata import MetadataStore
+from vsearch.store.metadata import MetadataStore, SyncRow
 from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, ItemRow
 from vsearch.store.retrieval import filtered_search
 from vsearch.store.vectors import VectorIndex, choose_kind
@@ -194,21 +196,26 @@ class Catalog:
     def encoder_spec(self) -> str:
         return self.store.get_meta("encoder_spec") or self.identity.model_id
 
+    def folders(self) -> list[Folder]:
+        """The folders the index holds, in the order they were added."""
+        self.check_open()
+        return [Folder.from_row(row, self.folder) for row in self.store.folders()]
+
     @property
     def root(self) -> Path | None:
-        """The ingested folder (stored relative to the index folder), or None before an ingest."""
-        recorded = self.store.get_meta("root")
-        return None if recorded is None else (self.folder / recorded).resolve()
+        """The first folder the index holds, or None before an ingest."""
+        folders = self.folders()
+        return folders[0].path if folders else None
 
     def count(self, status: str | None = STATUS_OK) -> int:
         self.check_open()
         return self.store.count(status)
 
     def info(self) -> dict[str, Any]:
-        vectors, root = self.vectors(), self.root
+        vectors = self.vectors()
         return {
             "index": str(self.folder),
-            "root": str(root) if root else None,
+            "folders": [str(f.path) for f in self.folders()],
             "encoder": self.identity.to_dict(),
             "model": self.store.get_meta("encoder_spec"),
             "items": self.count(),
@@ -253,12 +260,35 @@ class Catalog:
         self.check_open()
         pairs = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
         rows = self.store.items_by_id(i for i, _ in pairs)
-        root = self.root or self.folder
-        return [Hit.from_row(rows[i], s, root) for i, s in pairs if i in rows]
+        roots = {f.id: f.path for f in self.folders()}
+        return [
+            Hit.from_row(rows[i], s, roots.get(rows[i].folder_id, self.folder))
+            for i, s in pairs
+            if i in rows
+        ]
 
-    def item_by_path(self, path: str) -> ItemRow | None:
+    def item_at(self, path: str | os.PathLike[str]) -> ItemRow | None:
+        """The item at ``path``: a file on disk under one of the folders, or a path relative to
+        the folder that holds it (in any folder, when only one has it).
+
+        Raises:
+            VsearchError: the file lies outside every folder, or several folders hold that path.
+        """
         self.check_open()
-        return self.store.item_by_path(path)
+        given = Path(path).expanduser()
+        if given.is_absolute() or given.exists():
+            folders = self.folders()
+            found = containing(folders, given.resolve())
+            if found is None:
+                shown = ", ".join(str(f.path) for f in folders) or "none yet"
+                raise VsearchError(f"{path} is outside the indexed folders ({shown})")
+            return self.store.item_by_path(found[1], found[0].id)
+        rows = self.store.items_by_path(posixpath.normpath(given.as_posix()))
+        if len(rows) > 1:
+            raise VsearchError(
+                f"{path} is in {len(rows)} of the indexed folders; give the path to the file"
+            )
+        return rows[0] if rows else None
 
     def stored_vectors(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """The stored vectors of these item ids (``(dim,)`` float32 each), by id."""
@@ -281,10 +311,11 @@ class Catalog:
             ids, vectors = ids[keep], vectors[keep]
         return ids, vectors
 
-    def paths_by_id(self) -> dict[int, str]:
-        """The path of every indexed item, by id."""
+    def paths_by_id(self) -> dict[int, Path]:
+        """The absolute path of every indexed item, by id."""
         self.check_open()
-        return self.store.paths_by_id()
+        roots = {f.id: f.path for f in self.folders()}
+        return {i: roots[f] / p for i, (f, p) in self.store.paths_by_id().items() if f in roots}
 
     # ---- writes ----------------------------------------------------------------------------
 
@@ -486,20 +517,41 @@ class Writer:
             if bumped is not None:
                 catalog._apply(changes.delta, *bumped)
 
-    def set_root(self, root: Path) -> None:
-        self.store.set_meta("root", os.path.relpath(root, self.catalog.folder.resolve()))
+    def add_folder(self, root: Path, excludes: Sequence[str] = ()) -> Folder:
+        """Hold ``root`` (resolved) as a folder of the index, or return it when it is one.
 
-    def sync_state(self) -> dict[str, Any]:
+        Raises:
+            VsearchError: it overlaps a folder the index holds.
+        """
+        folders = self.catalog.folders()
+        for folder in folders:
+            if folder.path == root:
+                return folder
+        check_new(folders, root)
+        with self.batch() as changes:
+            folder_id = changes.add_folder(stored_path(root, self.catalog.folder), excludes)
+        return Folder(folder_id, root, tuple(excludes))
+
+    def set_excludes(self, folder: Folder, excludes: Sequence[str]) -> Folder:
+        with self.batch() as changes:
+            changes.set_excludes(folder.id, excludes)
+        return Folder(folder.id, folder.path, tuple(excludes))
+
+    def remove_folder(self, folder: Folder) -> int:
+        """Forget a folder and its items, in one transaction; returns how many items."""
+        with self.batch() as changes:
+            return changes.delete_folder(folder.id)
+
+    def sync_state(self) -> dict[int, dict[str, SyncRow]]:
         return self.store.sync_state()
 
-    def failed_items(self) -> list[ItemRow]:
-        return self.store.failed_items()
+    def failed_items(self, folder_id: int | None = None) -> list[ItemRow]:
+        return self.store.failed_items(folder_id)
 
-    def remove_paths(self, paths: Iterable[str]) -> int:
-        """Forget the items at these paths (relative to the root); returns how many."""
-        rows = [row for p in paths if (row := self.store.item_by_path(p))]
+    def remove_items(self, ids: Iterable[int]) -> int:
+        """Forget these items; returns how many there were."""
         with self.batch() as changes:
-            return changes.delete(row.id for row in rows)
+            return changes.delete(ids)
 
     def reindex(self, identity: EncoderIdentity, facts: dict[str, Any]) -> None:
         """Drop every vector and mark every item pending for the encoder ``identity``."""

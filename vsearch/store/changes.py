@@ -7,17 +7,24 @@ the transaction has committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from vsearch.store.metadata import MetadataStore, vector_to_bytes
-from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING, ItemRow, VectorRow
+from vsearch.store.models import (
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_PENDING,
+    FolderRow,
+    ItemRow,
+    VectorRow,
+)
 
 #: The facts of a file (decoded at ingest) that are stored in their own columns.
 FACT_COLUMNS = (
@@ -35,8 +42,9 @@ FACT_COLUMNS = (
 
 @dataclass(frozen=True)
 class FileFacts:
-    """What the crawler knows of a file: where it is, what kind, its size and mtime."""
+    """What the crawler knows of a file: its folder, where in it, what kind, its size and mtime."""
 
+    folder_id: int
     path: str
     kind: str
     size: int
@@ -92,7 +100,7 @@ class Changes:
         row = self.session.get(ItemRow, item_id) if item_id is not None else None
         before = None if row is None else row.status
         if row is None:
-            row = ItemRow(path=file.path)
+            row = ItemRow(folder_id=file.folder_id, path=file.path)
             self.session.add(row)
         self._describe(row, file, digest, STATUS_OK, None)
         for name in FACT_COLUMNS:
@@ -111,7 +119,7 @@ class Changes:
         row = self.session.get(ItemRow, item_id) if item_id is not None else None
         had_vector = row is not None and row.status == STATUS_OK
         if row is None:
-            row = ItemRow(path=file.path)
+            row = ItemRow(folder_id=file.folder_id, path=file.path)
             self.session.add(row)
         else:
             self.session.execute(delete(VectorRow).where(VectorRow.item_id == row.id))
@@ -128,7 +136,8 @@ class Changes:
     def move(self, item_id: int, file: FileFacts) -> None:
         """The file with this content now lives at ``file.path`` (a rename keeps the vector)."""
         row = self.session.get(ItemRow, item_id)
-        row.path, row.size, row.mtime_ns = file.path, file.size, file.mtime_ns
+        row.folder_id, row.path = file.folder_id, file.path
+        row.size, row.mtime_ns = file.size, file.mtime_ns
 
     def delete(self, item_ids: Iterable[int]) -> int:
         """Forget items (their vectors go with them); returns how many rows were deleted."""
@@ -141,6 +150,24 @@ class Changes:
                 self._drop(row.id)
             self.session.delete(row)
             count += 1
+        return count
+
+    def add_folder(self, path: str, excludes: Sequence[str]) -> int:
+        """A new folder (``path`` relative to the index folder); returns its id."""
+        row = FolderRow(path=path, excludes=list(excludes), added_at=datetime.now())
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def set_excludes(self, folder_id: int, excludes: Sequence[str]) -> None:
+        self.session.get(FolderRow, folder_id).excludes = list(excludes)
+
+    def delete_folder(self, folder_id: int) -> int:
+        """Forget a folder and its items (their vectors go with them); returns how many items."""
+        ids = self.session.scalars(select(ItemRow.id).where(ItemRow.folder_id == folder_id))
+        count = self.delete(list(ids))
+        self.session.flush()
+        self.session.delete(self.session.get(FolderRow, folder_id))
         return count
 
     def clear_vectors(self) -> None:

@@ -22,7 +22,15 @@ from sqlalchemy.schema import CreateSchema
 
 from vsearch.errors import SchemaVersionError, StoreError
 from vsearch.store import urls
-from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, Base, ItemRow, MetaRow, VectorRow
+from vsearch.store.models import (
+    SCHEMA_VERSION,
+    STATUS_OK,
+    Base,
+    FolderRow,
+    ItemRow,
+    MetaRow,
+    VectorRow,
+)
 
 VECTOR_DTYPE = np.dtype("<f4")
 #: Below this many rows a full scan costs less than keeping statistics for the planner.
@@ -43,6 +51,7 @@ class SyncRow(NamedTuple):
     """What ingest compares a file with: a plain tuple, not an ORM object, per stored row."""
 
     id: int
+    folder_id: int
     path: str
     kind: str
     size: int
@@ -307,27 +316,59 @@ class MetadataStore:
             rows = session.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))
             return {row.id: row for row in rows}
 
-    def paths_by_id(self) -> dict[int, str]:
-        """The path of every indexed item, by id (one query, however many items)."""
+    def paths_by_id(self) -> dict[int, tuple[int, str]]:
+        """``(folder id, path)`` of every indexed item, by id (one query, however many items)."""
         with self._sessions() as session:
             rows = session.execute(
-                select(ItemRow.id, ItemRow.path).where(ItemRow.status == STATUS_OK)
+                select(ItemRow.id, ItemRow.folder_id, ItemRow.path).where(
+                    ItemRow.status == STATUS_OK
+                )
             )
-            return {item_id: path for item_id, path in rows}
+            return {item_id: (folder_id, path) for item_id, folder_id, path in rows}
 
-    def item_by_path(self, path: str) -> ItemRow | None:
+    def items_by_path(self, path: str, folder_id: int | None = None) -> list[ItemRow]:
+        """The items at ``path`` (relative to their folder): in one folder, or in any."""
+        query = select(ItemRow).where(ItemRow.path == path)
+        if folder_id is not None:
+            query = query.where(ItemRow.folder_id == folder_id)
         with self._sessions() as session:
-            return session.scalar(select(ItemRow).where(ItemRow.path == path))
+            return list(session.scalars(query.order_by(ItemRow.folder_id)))
 
-    def failed_items(self) -> list[ItemRow]:
+    def item_by_path(self, path: str, folder_id: int | None = None) -> ItemRow | None:
+        """The item at ``path`` in that folder (None: the first folder that has one)."""
+        found = self.items_by_path(path, folder_id)
+        return found[0] if found else None
+
+    def failed_items(self, folder_id: int | None = None) -> list[ItemRow]:
+        query = select(ItemRow).where(ItemRow.status != STATUS_OK)
+        if folder_id is not None:
+            query = query.where(ItemRow.folder_id == folder_id)
         with self._sessions() as session:
-            query = select(ItemRow).where(ItemRow.status != STATUS_OK).order_by(ItemRow.path)
-            return list(session.scalars(query))
+            return list(session.scalars(query.order_by(ItemRow.folder_id, ItemRow.path)))
 
-    def sync_state(self) -> dict[str, SyncRow]:
-        """Every row's path, id, size, mtime, hash and status: what ingest compares files with."""
+    def folders(self, session: Session | None = None) -> list[FolderRow]:
+        """The index's folders, in the order they were added."""
+        if session is None:
+            with self._sessions() as own:
+                return self.folders(own)
+        return list(session.scalars(select(FolderRow).order_by(FolderRow.id)))
+
+    def folder_counts(self) -> dict[int, int]:
+        """How many indexed items each folder holds, by folder id."""
+        query = (
+            select(ItemRow.folder_id, func.count())
+            .where(ItemRow.status == STATUS_OK)
+            .group_by(ItemRow.folder_id)
+        )
+        with self._sessions() as session:
+            return {int(f): int(n) for f, n in session.execute(query)}
+
+    def sync_state(self) -> dict[int, dict[str, SyncRow]]:
+        """Every row's id, path, size, mtime, hash and status, by folder id, then path: what
+        ingest compares files with."""
         columns = (
             ItemRow.id,
+            ItemRow.folder_id,
             ItemRow.path,
             ItemRow.kind,
             ItemRow.size,
@@ -335,8 +376,11 @@ class MetadataStore:
             ItemRow.content_hash,
             ItemRow.status,
         )
+        state: dict[int, dict[str, SyncRow]] = {}
         with self._sessions() as session:
-            return {r[1]: SyncRow(*r) for r in session.execute(select(*columns))}
+            for row in session.execute(select(*columns)):
+                state.setdefault(row[1], {})[row[2]] = SyncRow(*row)
+        return state
 
     # ---- vectors ---------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.orm import Session
 
 from vsearch.store.metadata import MetadataStore
@@ -25,7 +27,86 @@ def _v1_to_v2(store: MetadataStore, session: Session) -> None:
         store.delete_meta(key, session)
 
 
-STEPS: dict[int, Callable[[MetadataStore, Session], None]] = {1: _v1_to_v2}
+#: The folders table as schema 3 made it (frozen here: later versions change it in their own step).
+_V3 = MetaData()
+_FOLDERS_V3 = Table(
+    "folders",
+    _V3,
+    Column("id", Integer, primary_key=True),
+    Column("path", String, nullable=False, unique=True),
+    Column("excludes", JSON, nullable=False),
+    Column("added_at", DateTime, nullable=False),
+)
+
+#: SQLite cannot change a table's constraints in place: ``items`` (and ``vectors``, whose
+#: foreign key must follow it) are copied into tables of the new shape, which take the old names.
+_SQLITE_V3 = (
+    """CREATE TABLE items_v3 (
+        id INTEGER NOT NULL, folder_id INTEGER NOT NULL, path VARCHAR NOT NULL,
+        kind VARCHAR(8) NOT NULL, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
+        content_hash VARCHAR(64), status VARCHAR(8) NOT NULL, error TEXT, width INTEGER,
+        height INTEGER, taken_at DATETIME, camera_make VARCHAR, camera_model VARCHAR,
+        gps_lat FLOAT, gps_lon FLOAT, exif JSON, text TEXT, indexed_at DATETIME NOT NULL,
+        PRIMARY KEY (id), CONSTRAINT uq_items_folder_path UNIQUE (folder_id, path),
+        FOREIGN KEY(folder_id) REFERENCES folders (id))""",
+    """CREATE TABLE vectors_v3 (
+        item_id INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (item_id),
+        FOREIGN KEY(item_id) REFERENCES items_v3 (id) ON DELETE CASCADE)""",
+    """INSERT INTO items_v3 SELECT id, :folder, path, kind, size, mtime_ns, content_hash, status,
+        error, width, height, taken_at, camera_make, camera_model, gps_lat, gps_lon, exif, text,
+        indexed_at FROM items""",
+    "INSERT INTO vectors_v3 SELECT item_id, vector FROM vectors",
+    "DROP TABLE vectors",
+    "DROP TABLE items",
+    "ALTER TABLE items_v3 RENAME TO items",  # rewrites vectors_v3's foreign key to "items"
+    "ALTER TABLE vectors_v3 RENAME TO vectors",
+    "CREATE INDEX ix_items_status ON items (status)",
+    "CREATE INDEX ix_items_content_hash ON items (content_hash)",
+)
+
+
+def _v2_to_v3(store: MetadataStore, session: Session) -> None:
+    """Version 3: an index holds several folders. The one recorded root becomes folder 1 (its
+    excludes were never recorded); every item belongs to a folder and is unique within it."""
+    connection = session.connection()
+    _FOLDERS_V3.create(connection)
+    root = store.get_meta("root", session=session)
+    has_items = session.execute(text(f"SELECT 1 FROM {_table(session, 'items')} LIMIT 1")).first()
+    folder = 1
+    if root is not None or has_items:
+        row = {"id": folder, "path": root or ".", "excludes": [], "added_at": datetime.now()}
+        session.execute(_FOLDERS_V3.insert().values(**row))
+    store.delete_meta("root", session)
+    if store.dialect == "sqlite":
+        for statement in _SQLITE_V3:
+            session.execute(text(statement), {"folder": folder})
+        return
+    items, folders = _table(session, "items"), _table(session, "folders")
+    if root is not None or has_items:  # an explicit id leaves the serial's sequence behind
+        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{folders}', 'id'), 1)"))
+    unique_path = next(
+        c["name"]
+        for c in inspect(connection).get_unique_constraints("items", schema=store.namespace)
+        if c["column_names"] == ["path"]
+    )
+    for statement in (
+        f"ALTER TABLE {items} ADD COLUMN folder_id INTEGER REFERENCES {folders} (id)",
+        f"UPDATE {items} SET folder_id = {folder}",
+        f"ALTER TABLE {items} ALTER COLUMN folder_id SET NOT NULL",
+        f'ALTER TABLE {items} DROP CONSTRAINT "{unique_path}"',
+        f"ALTER TABLE {items} ADD CONSTRAINT uq_items_folder_path UNIQUE (folder_id, path)",
+    ):
+        session.execute(text(statement))
+
+
+def _table(session: Session, name: str) -> str:
+    """``name`` qualified with the index's schema where it has one (raw SQL is not translated)."""
+    schema = session.connection().get_execution_options().get("schema_translate_map", {}).get(None)
+    quote = session.connection().dialect.identifier_preparer.quote
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+
+STEPS: dict[int, Callable[[MetadataStore, Session], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(store: MetadataStore, found: int) -> list[int]:

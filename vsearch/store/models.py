@@ -15,12 +15,13 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 #: Bump when the tables change; an index with a higher number refuses to open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -51,13 +52,26 @@ class Base(DeclarativeBase):
     pass
 
 
+class FolderRow(Base):
+    """A folder the index holds (schema 3), with the globs its ingests skip."""
+
+    __tablename__ = "folders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(FilePath, unique=True)  # relative to the index folder
+    excludes: Mapped[list[str]] = mapped_column(JSON)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class ItemRow(Base):
-    """One file under the ingested root: an image or a text, indexed or failed."""
+    """One file under one of the index's folders: an image or a text, indexed or failed."""
 
     __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("folder_id", "path", name="uq_items_folder_path"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
-    path: Mapped[str] = mapped_column(FilePath, unique=True)  # relative to the root, "/"-separated
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"))
+    path: Mapped[str] = mapped_column(FilePath)  # relative to its folder, "/"-separated
     kind: Mapped[str] = mapped_column(String(8))  # "image" | "text"
     size: Mapped[int] = mapped_column(BigInteger)  # bytes; 64-bit on every backend
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
@@ -88,7 +102,7 @@ class VectorRow(Base):
 
 
 class MetaRow(Base):
-    """Index-level facts: schema version, encoder identity, root, vector generation."""
+    """Index-level facts: schema version, encoder identity, vector generation, store id."""
 
     __tablename__ = "meta"
 
