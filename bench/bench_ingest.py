@@ -25,7 +25,7 @@ from vsearch.encoders import load_encoder
 from vsearch.index import Index
 from vsearch.ingest.decode import decode_image, read_bytes
 from vsearch.store.metadata import MetadataStore
-from vsearch.store.models import ItemRow
+from vsearch.store.models import FolderRow, ItemRow
 from vsearch.store.vectors import VectorIndex
 
 
@@ -81,8 +81,18 @@ def search_latency(n: int, dim: int, folder: Path, queries: int = 300) -> None:
     store.create({})
     now = datetime.now()
     with store.transaction() as session:
+        session.add(FolderRow(id=1, path="photos", excludes=[], added_at=now))
+        session.flush()
         session.add_all(
-            ItemRow(id=i, path=f"p/{i}.jpg", kind="image", size=1, mtime_ns=1, indexed_at=now)
+            ItemRow(
+                id=i,
+                folder_id=1,
+                path=f"p/{i}.jpg",
+                kind="image",
+                size=1,
+                mtime_ns=1,
+                indexed_at=now,
+            )
             for i in range(1, n + 1)
         )
     q = rng.standard_normal((queries, dim)).astype(np.float32)

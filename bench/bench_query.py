@@ -68,7 +68,8 @@ def fill(
     vectors[n - planted :] = vectors[:planted] + 0.1 * noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     index = Index.create(folder, encoder=encoder, index_kind=index_kind)
-    index.store.set_meta("root", os.path.relpath(photos, folder.resolve()))
+    with index.catalog.writing() as writer:
+        photos_folder = writer.add_folder(photos.resolve())
     start = datetime(2015, 1, 1)
     now = datetime.now()
     rows, vecs = [], []
@@ -78,6 +79,7 @@ def fill(
         rows.append(
             {
                 "id": i,
+                "folder_id": photos_folder.id,
                 "path": path_of(i, taken),
                 "kind": "text" if i % 10 == 0 else "image",
                 "size": int(rng.integers(50_000, 10_000_000)),

@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from vsearch import config
 from vsearch.display import printable
 from vsearch.errors import VsearchError
 
 app = typer.Typer(
-    help="Multimodal vector search: ingest a folder, then query it with text and images.",
+    help="Multimodal vector search: ingest folders, then query them with text and images.",
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,  # help text is printed as written: [brackets] are not markup
     pretty_exceptions_enable=False,
 )
 _state = {"debug": False}
@@ -27,24 +28,69 @@ _state = {"debug": False}
 IndexOption = Annotated[
     Path | None,
     typer.Option(
-        "--index", "-i", help="Index folder (default: $VSEARCH_INDEX, else ./indexes/default)."
+        "--index",
+        "-i",
+        metavar="PATH",
+        help="Index folder [env VSEARCH_INDEX; default: indexes/default in the user data "
+        "folder, or the config file's; see `vsearch config`].",
     ),
 ]
 ModelOption = Annotated[
     str | None,
     typer.Option(
-        "--model", "-m", help="Encoder: a name (mini, label-bridge), a model folder or hub id."
+        "--model",
+        "-m",
+        metavar="NAME",
+        help="Encoder: a name (mini, label-bridge), a model folder or hub id [env "
+        "VSEARCH_MODEL, for new indexes and index-free commands].",
     ),
 ]
-DeviceOption = Annotated[str | None, typer.Option(help="Encoder device: cpu, cuda, cuda:1.")]
-DtypeOption = Annotated[str | None, typer.Option(help="Encoder dtype: float32, bfloat16.")]
-BatchOption = Annotated[int | None, typer.Option("--batch-size", help="Items per encoder call.")]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(metavar="DEVICE", help="Encoder device: cpu, cuda, cuda:1 [env VSEARCH_DEVICE]."),
+]
+DtypeOption = Annotated[
+    str | None, typer.Option(metavar="DTYPE", help="Encoder dtype: float32, bfloat16.")
+]
+BatchOption = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size", metavar="N", help="Items per encoder call [env VSEARCH_BATCH_SIZE]."
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine output (NDJSON) on stdout.")]
+CountOption = Annotated[int, typer.Option("-k", metavar="N", min=1, help="Number of results.")]
+
+
+class Command(TyperCommand):
+    """A command whose misuse (unknown option, bad value) is one line on stderr, exit code 1."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            message = exc.format_message()
+            typer.echo(f"error: {message[:1].lower()}{message[1:]} (see --help)", err=True)
+            raise typer.Exit(1) from None
+
+
+def _version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"vsearch {version('vsearch')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
     _show_library_warnings()
@@ -75,82 +121,22 @@ def _encoder_options(device: str | None, dtype: str | None, batch: int | None) -
     return {k: v for k, v in chosen.items() if v is not None}
 
 
-class _TqdmProgress:
-    """Ingest progress on stderr, with items/s."""
-
-    def start(self, total: int) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, unit="item", desc="encoding", file=sys.stderr, leave=False)
-
-    def advance(self, n: int = 1) -> None:
-        self.bar.update(n)
-
-    def finish(self) -> None:
-        self.bar.close()
-
-
-@app.command()
-def ingest(
-    folder: Annotated[
-        Path | None, typer.Argument(help="Folder to index; default: the one the index holds.")
-    ] = None,
-    index: IndexOption = None,
-    model: ModelOption = None,
-    reindex: Annotated[
-        bool, typer.Option(help="Re-embed every item (after a model change).")
-    ] = False,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--exclude", "-x", help="Glob of paths to skip (repeatable)."),
-    ] = None,
-    workers: Annotated[int | None, typer.Option(help="Decode threads.")] = None,
-    device: DeviceOption = None,
-    dtype: DtypeOption = None,
-    batch_size: BatchOption = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            envvar="VSEARCH_STORE_URL",
-            show_envvar=False,
-            help="Database for the metadata of a new index, e.g. postgresql://user@host/db "
-            "(each index gets its own schema; the password is never saved: give it again here, "
-            "or in PGPASSWORD or ~/.pgpass). Default: metadata.sqlite in the index folder.",
-        ),
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Index a folder's images and texts (.txt .md) and keep the index in sync with it.
-
-    Images: .jpg .png .webp .gif .bmp .tiff .heic .avif. Rerun it to pick up new, changed,
-    moved and deleted files; files it cannot read are listed with a reason.
-    """
-    from vsearch.index import Index
-
+def _resolved(**flags: Any) -> dict[str, config.Setting]:
+    """Each setting: the flag, else its ``VSEARCH_*`` variable, the config files, the default."""
     try:
-        with Index.open_or_create(
-            index or config.default_index_path(),
-            encoder=model,
-            reindex=reindex,
-            store_url=store,
-            **_encoder_options(device, dtype, batch_size),
-        ) as idx:
-            report = idx.ingest(
-                folder, exclude=tuple(exclude or ()), workers=workers, progress=_TqdmProgress()
-            )
-    except (VsearchError, ValueError) as exc:
+        return config.resolve(flags)
+    except VsearchError as exc:
         raise _fail(exc) from None
-    if as_json:
-        typer.echo(json.dumps(report.to_dict()))
-        return
-    typer.echo(
-        f"added {report.added}, updated {report.updated}, moved {report.moved}, "
-        f"removed {report.removed}, unchanged {report.unchanged}, failed {len(report.failed)} "
-        f"({report.encoded} encoded, {report.reused} reused, {report.seconds:.1f} s)"
-    )
-    for path, reason in report.failed:
-        typer.echo(f"  failed: {printable(path)}: {reason}")
+
+
+def _settings(**flags: Any) -> dict[str, Any]:
+    """Each setting's value (``vsearch config`` shows where each came from)."""
+    return {name: s.value for name, s in _resolved(**flags).items()}
+
+
+def _loading(settings: dict[str, Any], dtype: str | None = None) -> dict[str, Any]:
+    """The encoder options the settings give (device, dtype, batch size)."""
+    return _encoder_options(settings["device"], dtype, settings["batch_size"])
 
 
 WhereOption = Annotated[
@@ -158,17 +144,19 @@ WhereOption = Annotated[
     typer.Option(
         "--where",
         "-w",
+        metavar="COND",
         help="Filter FIELD OP VALUE, repeatable: kind=image, folder=trips, path=*.png, "
         "date>=2024-05, size<2MB, width>=1000, Make=Canon (OP: = != < <= > >= ~).",
     ),
 ]
 MinScoreOption = Annotated[
-    float | None, typer.Option("--min-score", help="Drop hits scoring below this cosine.")
+    float | None,
+    typer.Option("--min-score", metavar="SCORE", help="Drop hits scoring below this cosine."),
 ]
 PathsOption = Annotated[bool, typer.Option("--paths", help="Print only paths, one per line.")]
 
 
-@app.command()
+@app.command(cls=Command)
 def query(
     terms: Annotated[
         list[str] | None,
@@ -179,11 +167,13 @@ def query(
         ),
     ] = None,
     image: Annotated[
-        str | None, typer.Option("--image", help="Query image (with text: composed).")
+        str | None,
+        typer.Option("--image", metavar="FILE", help="Query image (with text: composed)."),
     ] = None,
-    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    k: CountOption = 10,
     instruction: Annotated[
-        str | None, typer.Option(help="Task instruction placed before the query text.")
+        str | None,
+        typer.Option(metavar="TEXT", help="Task instruction placed before the query text."),
     ] = None,
     where: WhereOption = None,
     min_score: MinScoreOption = None,
@@ -207,8 +197,9 @@ def query(
     """
     if not terms and image is None:
         raise _fail(ValueError("give a query text, --image FILE, or both"))
-    folder = index or config.default_index_path()
-    if not no_server and all(v is None for v in (model, device, dtype)):
+    settings = _settings(index=index, device=device)
+    folder = settings["index"]
+    if not no_server and all(v is None for v in (model, settings["device"], dtype)):
         answered = cli_serve.query_server(
             folder,
             terms or [],
@@ -226,11 +217,7 @@ def query(
     from vsearch.query import run_query
 
     try:
-        with Index.open(
-            folder,
-            encoder=model,
-            **_encoder_options(device, dtype, None),
-        ) as idx:
+        with Index.open(folder, encoder=model, **_loading(settings, dtype)) as idx:
             if len(idx.vectors) == 0:  # loaded for the search anyway; no COUNT(*) of the rows
                 raise VsearchError(f"the index at {idx.folder} is empty; run `vsearch ingest`")
             result = run_query(
@@ -279,11 +266,11 @@ def _hit_columns(hit: Any) -> str:
     return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {printable(hit.abspath)}"
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     config: Annotated[Path, typer.Argument(help="TOML recipe (see train/recipes/).")],
     resume: Annotated[
-        bool, typer.Option(help="Continue from the run's latest checkpoint.")
+        bool, typer.Option("--resume", help="Continue from the run's latest checkpoint.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -314,34 +301,42 @@ def train(
         typer.echo(f"  skipped {count} row(s): {reason}")
 
 
-@app.command("eval")
+@app.command("eval", cls=Command)
 def eval_(
     data: Annotated[list[Path], typer.Argument(help="MMEB-eval .jsonl/.parquet files or folders.")],
     model: ModelOption = None,
     image_root: Annotated[
-        Path | None, typer.Option(help="Folder the rows' image paths are relative to.")
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder the rows' image paths are relative to."),
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most N rows per dataset.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="At most N rows per dataset.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Also write the JSON report here.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as one JSON line (NDJSON).")
+    ] = False,
 ) -> None:
     """Evaluate an encoder on MMEB-eval data: Precision@1 per dataset, meta-task means."""
     from vsearch.eval import render_table, run_eval
 
+    model = _settings(model=model)["model"]
     try:
         report = run_eval(data, model=model, image_root=image_root, limit=limit, out=out)
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
-    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else render_table(report))
+    typer.echo(json.dumps(report.to_dict()) if as_json else render_table(report))
 
 
-@app.command()
+@app.command(cls=Command)
 def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Show what an index holds and which encoder built it."""
     from vsearch.index import Index
 
     try:
-        with Index.open(index or config.default_index_path()) as idx:
+        with Index.open(_settings(index=index)["index"]) as idx:
             facts = idx.info()
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
@@ -349,6 +344,7 @@ def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
         typer.echo(json.dumps(facts))
         return
     encoder = facts.pop("encoder")
+    facts["folders"] = ", ".join(facts["folders"]) or "none yet"
     for key, value in facts.items():
         typer.echo(f"{key:>14}: {value}")
     typer.echo(f"{'encoder':>14}: {encoder['model_id']} (dim {encoder['dim']})")
@@ -364,8 +360,9 @@ def _human_size(size: int) -> str:
     return f"{size} B"
 
 
-# The task commands (rank, ground, classify, similar, dupes) and serve register themselves.
-from vsearch import cli_serve, cli_tasks  # noqa: E402, F401
+# The other commands (ingest, folders, watch, config; rank, ground, classify, similar, dupes;
+# serve) register themselves on ``app``.
+from vsearch import cli_library, cli_serve, cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:
@@ -377,4 +374,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # python -m vsearch.cli, e.g. under torchrun
-    main()
+    # This file runs as ``__main__``; the command modules register on ``vsearch.cli.app``, a
+    # second copy of it, so that one is run.
+    from vsearch.cli import main as _run
+
+    _run()

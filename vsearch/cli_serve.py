@@ -15,7 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from vsearch import config
-from vsearch.cli import DeviceOption, DtypeOption, ModelOption, _encoder_options, _fail, app
+from vsearch.cli import (
+    Command,
+    DeviceOption,
+    DtypeOption,
+    ModelOption,
+    _encoder_options,
+    _fail,
+    app,
+)
 from vsearch.errors import VsearchError
 
 
@@ -74,7 +82,7 @@ ServeIndexOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=Command)
 def serve(
     index: ServeIndexOption = None,
     host: Annotated[

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from vsearch.store.catalog import (
     Writer,
 )
 from vsearch.store.filters import Filters, as_filters
-from vsearch.store.folders import Folder
+from vsearch.store.folders import Folder, containing
 from vsearch.store.metadata import MetadataStore
 from vsearch.store.vectors import VectorIndex
 
@@ -133,18 +133,27 @@ class Index:
         path: str | os.PathLike[str],
         *,
         encoder: Encoder | str | None = None,
+        create_with: Encoder | str | None = None,
         reindex: bool = False,
         store_url: str | None = None,
+        create_store_url: str | None = None,
         **encoder_options: Any,
     ) -> Index:
-        """Open the index at ``path``, or create it for ``encoder`` when there is none."""
+        """Open the index at ``path``, or create it for ``encoder`` when there is none.
+
+        Args:
+            create_with: the encoder of a new index when ``encoder`` is None (a configured
+                default model, which an existing index does not take).
+            create_store_url: the store of a new index when ``store_url`` is None.
+        """
         if (Path(path).expanduser() / MANIFEST_NAME).exists():
             return cls.open(
                 path, encoder=encoder, reindex=reindex, store_url=store_url, **encoder_options
             )
+        encoder = encoder or create_with
         if isinstance(encoder, str) or encoder is None:
             encoder = load_encoder(encoder, **encoder_options)
-        return cls.create(path, encoder=encoder, store_url=store_url)
+        return cls.create(path, encoder=encoder, store_url=store_url or create_store_url)
 
     # ---- what it is ------------------------------------------------------------------------
 
@@ -288,6 +297,34 @@ class Index:
                 folder = writer.set_excludes(folder, globs)
             chosen.append(folder)
         return chosen
+
+    def sync_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        also_exclude: Sequence[str] = (),
+        wait: float = SHORT_WRITE_WAIT,
+    ) -> IngestReport:
+        """Re-sync only these paths (files or folders, existing or deleted) of the index's
+        folders, as ingest would; paths outside every folder are ignored.
+
+        Raises:
+            IndexBusy: another writer kept the index for ``wait`` seconds.
+        """
+        within: dict[int, set[str]] = {}
+        folders = self.catalog.folders()
+        for path in paths:
+            found = containing(folders, Path(path).expanduser().absolute())
+            if found is not None and found[1] not in ("", "."):
+                within.setdefault(found[0].id, set()).add(found[1])
+        exclude = (*also_exclude, *self._inside([]))
+        total = IngestReport()
+        with self.catalog.writing(wait=wait) as writer:
+            for folder in folders:
+                if folder.id in within:
+                    options = IngestOptions(exclude=exclude, within=sorted(within[folder.id]))
+                    total.add(IngestRun(writer, self._encoder_for_writing, folder, options).run())
+        return total
 
     def _inside(self, named: list[Path]) -> list[str]:
         """The index folder, as a glob, where it lies inside a folder being ingested."""

@@ -15,7 +15,7 @@ from vsearch.index import Index
 from vsearch.query import Filters
 from vsearch.store.filters import matching_ids
 from vsearch.store.metadata import MetadataStore, vector_to_bytes
-from vsearch.store.models import ItemRow, VectorRow
+from vsearch.store.models import FolderRow, ItemRow, VectorRow
 from vsearch.store.retrieval import SELECTOR_AT, filtered_search
 from vsearch.store.vectors import VectorIndex
 
@@ -133,9 +133,12 @@ def synthetic(tmp_path_factory):
     store.create({})
     now = datetime.now()
     with store.transaction() as session:
+        session.add(FolderRow(id=1, path="photos", excludes=[], added_at=now))
+        session.flush()
         session.add_all(
             ItemRow(
                 id=int(i),
+                folder_id=1,
                 path=f"{'rare' if i % 1000 == 0 else 'some' if i % 100 == 0 else 'p'}/{i}.jpg",
                 kind="text" if i % 2 else "image",
                 size=int(i),

@@ -57,4 +57,6 @@ def downgrade_to_v2(folder: Path, also: Callable[[Any, Any], None] | None = None
             if also is not None:
                 also(store, session)
     manifest = (folder / "vsearch.json").read_text()
-    (folder / "vsearch.json").write_text(manifest.replace('"schema_version": 3', '"schema_version": 2'))
+    (folder / "vsearch.json").write_text(
+        manifest.replace('"schema_version": 3', '"schema_version": 2')
+    )

@@ -407,9 +407,7 @@ def _shape(idx: Index) -> dict[str, object]:
         }
 
 
-def test_a_schema_2_index_becomes_one_of_several_folders_without_re_encoding(
-    tmp_path, store_url
-):
+def test_a_schema_2_index_becomes_one_of_several_folders_without_re_encoding(tmp_path, store_url):
     """Schema 2 knew one root; its items become the first folder's, and more can be added."""
     root, other, folder = tmp_path / "photos", tmp_path / "phone", tmp_path / "idx"
     images(root, ["a.png", "b.png"])

@@ -65,9 +65,12 @@ def _start(
     """The folders to walk and the single files to look at, for a crawl limited to ``within``
     (paths relative to ``root``); paths under a skipped or excluded folder are dropped."""
     folders, files = [], []
-    for relpath in sorted(set(within)):
+    wanted = set(within)
+    for relpath in sorted(wanted):
         parts = PurePosixPath(relpath).parts
         ancestors = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+        if any(a in wanted for a in ancestors):
+            continue  # walked with its folder
         if any(_skipped_dir(PurePosixPath(a).name) for a in ancestors) or any(
             _excluded(a, PurePosixPath(a).name, exclude) for a in [*ancestors, relpath]
         ):
