@@ -9,9 +9,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
+
+try:  # typer 0.2x carries its own copy of click, whose errors these are
+    from typer._click import Context
+    from typer._click.exceptions import UsageError
+except ImportError:  # typer that uses click itself
+    from click import Context
+    from click.exceptions import UsageError
 
 from vsearch import config
 from vsearch.display import printable
@@ -65,10 +71,10 @@ CountOption = Annotated[int, typer.Option("-k", metavar="N", min=1, help="Number
 class Command(TyperCommand):
     """A command whose misuse (unknown option, bad value) is one line on stderr, exit code 1."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
-        except click.UsageError as exc:
+        except UsageError as exc:
             message = exc.format_message()
             typer.echo(f"error: {message[:1].lower()}{message[1:]} (see --help)", err=True)
             raise typer.Exit(1) from None

@@ -34,8 +34,7 @@ from vsearch.display import printable
 from vsearch.errors import QueryError, VsearchError
 
 if TYPE_CHECKING:
-    import click
-
+    from vsearch.cli import Context
     from vsearch.query import Classification
 
 #: Options that take every word up to the next option.
@@ -63,7 +62,7 @@ def spread_list_options(args: list[str]) -> list[str]:
 
 
 class _ListOptionsCommand(Command):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, spread_list_options(args))
 
 
