@@ -113,8 +113,8 @@ def test_a_missing_folder_stops_a_plain_ingest_and_loses_nothing(tmp_path, two_f
     result = run("ingest", "--index", index)
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: folder {phone.resolve()} of the index is missing; mount it, or forget it with "
-        f"`vsearch folders remove {phone.resolve()}`\n"
+        f"error: folder {phone.resolve()} of the index does not exist; mount it, or forget it "
+        f"with `vsearch folders remove {phone.resolve()}`\n"
     )
     with Index.open(index) as idx:
         assert len(idx) == 6

@@ -283,8 +283,8 @@ class Index:
             for folder in held:
                 if not folder.path.is_dir():
                     raise IndexNotFound(
-                        f"folder {folder.path} of the index is missing; mount it, or forget it "
-                        f"with `vsearch folders remove {folder.path}`"
+                        f"folder {folder.path} of the index does not exist; mount it, or forget "
+                        f"it with `vsearch folders remove {folder.path}`"
                     )
             return held
         globs = None if exclude is None else [p for p in exclude if p]  # "" clears them

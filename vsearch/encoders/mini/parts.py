@@ -27,9 +27,9 @@ def build_model(config: MiniConfig, tensors: dict[str, torch.Tensor] | None = No
     from transformers import AutoModel, AutoTokenizer
 
     path = str(bundled_model_dir())
-    with quiet_loading():
+    with quiet_loading():  # MiniModel wraps the transformer with peft, which warns too
         bert, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    model = MiniModel(bert, tokenizer, config)
+        model = MiniModel(bert, tokenizer, config)
     if tensors is not None:
         expected = set(model.trainable_state())
         if set(tensors) != expected:
