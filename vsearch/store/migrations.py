@@ -47,7 +47,7 @@ _SQLITE_V3 = (
         content_hash VARCHAR(64), status VARCHAR(8) NOT NULL, error TEXT, width INTEGER,
         height INTEGER, taken_at DATETIME, camera_make VARCHAR, camera_model VARCHAR,
         gps_lat FLOAT, gps_lon FLOAT, exif JSON, text TEXT, indexed_at DATETIME NOT NULL,
-        PRIMARY KEY (id), CONSTRAINT uq_items_folder_path UNIQUE (folder_id, path),
+        PRIMARY KEY (id), CONSTRAINT uq_items_folder_path UNIQUE (path, folder_id),
         FOREIGN KEY(folder_id) REFERENCES folders (id))""",
     """CREATE TABLE vectors_v3 (
         item_id INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (item_id),
@@ -94,7 +94,7 @@ def _v2_to_v3(store: MetadataStore, session: Session) -> None:
         f"UPDATE {items} SET folder_id = {folder}",
         f"ALTER TABLE {items} ALTER COLUMN folder_id SET NOT NULL",
         f'ALTER TABLE {items} DROP CONSTRAINT "{unique_path}"',
-        f"ALTER TABLE {items} ADD CONSTRAINT uq_items_folder_path UNIQUE (folder_id, path)",
+        f"ALTER TABLE {items} ADD CONSTRAINT uq_items_folder_path UNIQUE (path, folder_id)",
     ):
         session.execute(text(statement))
 

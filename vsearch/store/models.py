@@ -67,7 +67,8 @@ class ItemRow(Base):
     """One file under one of the index's folders: an image or a text, indexed or failed."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("folder_id", "path", name="uq_items_folder_path"),)
+    # path first: the same index answers a lookup in a folder and a folder= range on the path
+    __table_args__ = (UniqueConstraint("path", "folder_id", name="uq_items_folder_path"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
     folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"))
