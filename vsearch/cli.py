@@ -324,13 +324,28 @@ def eval_(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as one JSON line (NDJSON).")
     ] = False,
+    image_resolution: Annotated[
+        str | None,
+        typer.Option(
+            metavar="POLICY",
+            help="VLM2Vec image size: reference (default: 1344x1344 as the paper), "
+            "reference-capped (then at most 1280 tokens), aspect (keep shape, faster).",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate an encoder on MMEB-eval data: Precision@1 per dataset, meta-task means."""
     from vsearch.eval import render_table, run_eval
 
     model = _settings(model=model)["model"]
     try:
-        report = run_eval(data, model=model, image_root=image_root, limit=limit, out=out)
+        report = run_eval(
+            data,
+            model=model,
+            image_root=image_root,
+            limit=limit,
+            out=out,
+            image_resolution=image_resolution,
+        )
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps(report.to_dict()) if as_json else render_table(report))

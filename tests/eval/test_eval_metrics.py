@@ -18,14 +18,36 @@ def test_gold_below_two_candidates_ranks_third() -> None:
     assert gold_rank(np.array([0.2, 0.3, 0.1, 0.25])) == 3
 
 
-def test_a_tie_counts_against_the_gold() -> None:
-    assert gold_rank(np.array([0.5, 0.5, 0.1])) == 2
-    assert gold_rank(np.array([0.5, 0.1, 0.5, 0.5])) == 3
+def test_a_tie_goes_to_the_gold_as_in_the_reference_and_against_it_when_strict() -> None:
+    assert gold_rank(np.array([0.5, 0.5, 0.1])) == 1
+    assert gold_rank(np.array([0.5, 0.1, 0.5, 0.5])) == 1
+    assert gold_rank(np.array([0.5, 0.5, 0.1]), strict=True) == 2
+    assert gold_rank(np.array([0.5, 0.1, 0.5, 0.5]), strict=True) == 3
 
 
-def test_all_candidates_tied_ranks_the_gold_last() -> None:
-    # A constant encoder must not score 100 (the reference's argmax would give it P@1 = 1).
-    assert gold_rank(np.full(1000, 0.7, dtype=np.float32)) == 1000
+def test_all_candidates_tied_shows_as_the_gap_between_the_two_rules() -> None:
+    # A constant encoder scores P@1 = 1 under the reference's argmax, and 0 when strict.
+    scores = np.full(1000, 0.7, dtype=np.float32)
+    assert gold_rank(scores) == 1
+    assert gold_rank(scores, strict=True) == 1000
+
+
+def _reference_hit(scores: np.ndarray) -> bool:
+    """The VLM2Vec v1.0 eval (``evaluation/eval_utils.get_pred``): correct when argmax is 0."""
+    return int(np.argmax(scores)) == 0
+
+
+@given(
+    st.lists(st.sampled_from([-0.5, 0.0, 0.25, 0.5, 1.0]), min_size=1, max_size=30)
+    | st.lists(st.floats(-1, 1), min_size=1, max_size=30)
+)
+def test_precision_at_1_equals_the_reference_formula(scores: list[float]) -> None:
+    """Tie-heavy lists (five distinct values) and continuous ones."""
+    arr = np.array(scores, dtype=np.float32)
+    assert (gold_rank(arr) == 1) == _reference_hit(arr)
+    many = np.stack([arr, arr[::-1].copy(), np.roll(arr, 1)])
+    ranks = np.array([gold_rank(row) for row in many])
+    assert precision_at_1(ranks) == np.mean([_reference_hit(row) for row in many])
 
 
 def test_one_candidate_is_always_first() -> None:
@@ -34,6 +56,7 @@ def test_one_candidate_is_always_first() -> None:
 
 def test_nan_gold_score_ranks_last() -> None:
     assert gold_rank(np.array([np.nan, 0.1, 0.2])) == 3
+    assert gold_rank(np.array([np.nan, 0.1, 0.2]), strict=True) == 3
 
 
 def test_empty_or_2d_scores_are_rejected() -> None:
@@ -62,9 +85,14 @@ def test_recall_never_decreases_as_k_grows(ranks: list[int], k: int) -> None:
     assert recall_at_k(arr, k) <= recall_at_k(arr, k + 1)
 
 
-@given(st.lists(st.floats(-1, 1), min_size=1, max_size=30))
-def test_rank_matches_a_stable_sort_with_gold_placed_last_among_ties(scores: list[float]) -> None:
+@given(st.lists(st.sampled_from([-1.0, 0.0, 0.3, 1.0]), min_size=1, max_size=30))
+def test_rank_matches_a_stable_sort_with_gold_placed_first_or_last_among_ties(
+    scores: list[float],
+) -> None:
     arr = np.array(scores)
-    # Sort by descending score; among equal scores the gold (index 0) goes last.
-    order = sorted(range(len(arr)), key=lambda i: (-arr[i], i == 0))
-    assert gold_rank(arr) == order.index(0) + 1
+    # Sort by descending score; among equal scores the gold (index 0) goes first (reference,
+    # as a stable argsort of -scores puts it) or last (strict).
+    first = sorted(range(len(arr)), key=lambda i: (-arr[i], i))
+    last = sorted(range(len(arr)), key=lambda i: (-arr[i], i == 0))
+    assert gold_rank(arr) == first.index(0) + 1
+    assert gold_rank(arr, strict=True) == last.index(0) + 1

@@ -71,6 +71,11 @@ class Encoder(abc.ABC):
     #: Whether grounding embeds the whole image with the phrase (MMEB's query) or, False, the
     #: instructed phrase alone (``vsearch.query.ground``).
     grounds_in_context: bool = True
+    #: Whether ``encode_verbatim`` embeds MMEB-format texts (instruction and ``<|image_1|>``
+    #: written inline) exactly as they are, as the VLM2Vec reference does. ``vsearch eval``
+    #: and the trainer then hand such an encoder MMEB strings whole; the others get the
+    #: instruction split off (``vsearch.eval.data.split_instruction``).
+    reads_verbatim: bool = False
 
     @property
     @abc.abstractmethod
@@ -112,6 +117,14 @@ class Encoder(abc.ABC):
             for i in range(0, len(items), self.batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32, copy=False)
+
+    def encode_verbatim(self, items: Sequence[Item]) -> np.ndarray:
+        """Embed MMEB-format texts as written (only where ``reads_verbatim`` is True).
+
+        Returns:
+            ``(len(items), dim)`` float32, L2-normalised rows.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not read MMEB strings verbatim")
 
 
 def checked_device(device: str | None, default: str = "cpu") -> str:

@@ -52,6 +52,18 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
     return encoder
 
 
+def loads_path(spec: str | None) -> bool:
+    """Whether ``load_encoder(spec)`` goes to the path loader (VLM2Vec checkpoints), not to a
+    registered name or a mini model folder."""
+    _register_builtins()
+    spec = spec or DEFAULT_MODEL
+    if spec in _FACTORIES:
+        return False
+    from vsearch.encoders.mini import is_mini_dir
+
+    return not is_mini_dir(spec)
+
+
 def canonical_spec(spec: str) -> str:
     """``spec`` with every part that names a local path made absolute (``BASE+ADAPTER`` too)."""
     if spec in _FACTORIES:

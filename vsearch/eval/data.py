@@ -20,7 +20,9 @@ from vsearch.errors import UnsupportedInput
 #: The image placeholder MMEB writes into a text (Phi-3-V's token); backends map it to their own.
 MMEB_IMAGE_TOKEN = "<|image_1|>"
 
-#: A manifest in a data folder: ``{"datasets": [{"name", "file", "meta_task"}], "image_root"}``.
+#: A manifest in a data folder: ``{"datasets": [{"name", "file", "meta_task", "style"}],
+#: "image_root"}``; ``style`` (optional) names the MMEB dataset whose instructions the
+#: rows lack (``vsearch.encoders.instructions.MMEB_DATASETS``).
 MANIFEST_NAME = "datasets.json"
 
 META_TASKS = ("classification", "vqa", "retrieval", "grounding")
@@ -120,19 +122,40 @@ class EvalDataset:
     """One MMEB-eval dataset: its rows, the folder its image paths are relative to, its meta-task.
 
     ``meta_task`` is None for a dataset that is neither an MMEB one nor named in a manifest;
-    it counts towards the overall mean only.
+    it counts towards the overall mean only. ``instructions`` names the MMEB dataset whose
+    instructions its rows are written without (None: the rows carry their own).
     """
 
     name: str
     rows: tuple[EvalRow, ...]
     image_root: Path
     meta_task: str | None
+    instructions: str | None = None
 
 
 def item_text(text: str) -> str | None:
     """An MMEB text without its ``<|image_1|>`` placeholder and outer whitespace (None if empty)."""
     stripped = text.replace(MMEB_IMAGE_TOKEN, "").strip()
     return stripped or None
+
+
+def with_instruction(
+    text: str, instruction: str | None, *, has_image: bool, only_if_empty: bool = False
+) -> str:
+    """``text`` in MMEB's form with ``instruction`` in front, unless it already starts with it.
+
+    For rows written without their dataset's instruction (``MMEB_DATASETS``): the result is
+    ``"<|image_1|>\n{instruction} {text}\n"`` (no placeholder line without an image), as
+    the MMEB files write theirs. A text that holds the instruction is returned unchanged, and
+    so is any non-empty text when ``only_if_empty``.
+    """
+    if instruction is None:
+        return text
+    body = item_text(text)
+    if body is not None and (only_if_empty or body.startswith(instruction.rstrip(".:"))):
+        return text
+    body = instruction if body is None else f"{instruction} {body}"
+    return f"{MMEB_IMAGE_TOKEN}\n{body}\n" if has_image else f"{body}\n"
 
 
 def split_instruction(text: str, *, has_instruction: bool) -> tuple[str | None, str | None]:
@@ -236,9 +259,9 @@ def load_datasets(
     """
     found: list[EvalDataset] = []
     for path in paths:
-        for name, file, meta_task, root in _discover(Path(path)):
+        for name, file, meta_task, root, style in _discover(Path(path)):
             rows = tuple(read_rows(file, limit=limit))
-            found.append(EvalDataset(name, rows, Path(image_root or root), meta_task))
+            found.append(EvalDataset(name, rows, Path(image_root or root), meta_task, style))
     names = [d.name for d in found]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -246,10 +269,10 @@ def load_datasets(
     return found
 
 
-def _discover(path: Path) -> list[tuple[str, Path, str | None, Path]]:
+def _discover(path: Path) -> list[tuple[str, Path, str | None, Path, str | None]]:
     if path.is_file():
         name = path.parent.name if _SHARD_STEM.match(path.stem) else path.stem
-        return [(name, path, MMEB_META_TASKS.get(name), path.parent)]
+        return [(name, path, MMEB_META_TASKS.get(name), path.parent, None)]
     if not path.is_dir():
         raise UnsupportedInput(f"{path}: no such file or folder of MMEB-eval data")
     manifest = path / MANIFEST_NAME
@@ -262,17 +285,25 @@ def _discover(path: Path) -> list[tuple[str, Path, str | None, Path]]:
     return [entry for f in files for entry in _discover(f)]
 
 
-def _from_manifest(manifest: Path) -> list[tuple[str, Path, str | None, Path]]:
+def _from_manifest(manifest: Path) -> list[tuple[str, Path, str | None, Path, str | None]]:
+    from vsearch.encoders.instructions import MMEB_DATASETS
+
     try:
         spec = json.loads(manifest.read_text(encoding="utf-8"))
         root = manifest.parent / spec.get("image_root", ".")
         entries = [
-            (d["name"], manifest.parent / d["file"], d.get("meta_task"), root)
+            (d["name"], manifest.parent / d["file"], d.get("meta_task"), root, d.get("style"))
             for d in spec["datasets"]
         ]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UnsupportedInput(f"{manifest}: not a valid dataset manifest ({e})") from e
-    bad = [m for _, _, m, _ in entries if m is not None and m not in META_TASKS]
+    bad = [m for _, _, m, _, _ in entries if m is not None and m not in META_TASKS]
     if bad:
         raise UnsupportedInput(f"{manifest}: unknown meta_task {bad[0]!r}; valid: {META_TASKS}")
+    styles = [x for *_, x in entries if x is not None and x not in MMEB_DATASETS]
+    if styles:
+        raise UnsupportedInput(
+            f"{manifest}: style {styles[0]!r} is not an MMEB dataset name "
+            f"(e.g. SUN397, NIGHTS, MSCOCO_t2i)"
+        )
     return entries

@@ -1,10 +1,15 @@
 """MMEB's metrics: Precision@1 (the paper's number) and Recall@k, gold candidate first.
 
-Ties count against the gold candidate: its rank is one plus the number of other candidates
-that score **at least** as high. The reference code takes ``argmax`` over the scores, which
-breaks a tie in favour of index 0, the gold; that would give an encoder that maps everything to
-one vector a perfect score. Ties are rare for real encoders (they need two candidates with
-identical embeddings), so the two rules agree on the paper's numbers up to such duplicates.
+Two tie rules:
+
+- reference (the reported figure): a tie goes to the gold candidate, as in the VLM2Vec
+  reference (v1.0 ``get_pred``: ``np.argmax`` over the scores returns the first maximum, and
+  the gold is first). Its rank is one plus the number of candidates scoring **strictly** higher.
+- strict (an extra column): a tie counts against the gold; its rank is one plus the number of
+  candidates scoring **at least** as high. Under the reference rule an encoder that maps
+  everything to one vector scores 100; under this one it scores 0, so a large gap between the
+  two columns flags duplicate embeddings. Ties are rare for real encoders (they need two
+  candidates with identical embeddings), so the two usually agree.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def gold_rank(scores: np.ndarray) -> int:
-    """1-based rank of candidate 0 among ``scores``, ties counted against it.
+def gold_rank(scores: np.ndarray, *, strict: bool = False) -> int:
+    """1-based rank of candidate 0 among ``scores``.
 
     Args:
         scores: ``(n_candidates,)`` float, the query's score for each candidate, gold first.
+        strict: count ties against the gold (False: in its favour, as the reference does).
 
     Returns:
         An int in ``[1, n_candidates]``; a NaN gold score ranks last.
@@ -29,7 +35,9 @@ def gold_rank(scores: np.ndarray) -> int:
         raise ValueError(f"scores must be a non-empty 1-d array, got shape {scores.shape}")
     if not np.isfinite(scores[0]):
         return int(scores.size)
-    return 1 + int(np.count_nonzero(scores[1:] >= scores[0]))
+    others = scores[1:]
+    beaten_by = others >= scores[0] if strict else others > scores[0]
+    return 1 + int(np.count_nonzero(beaten_by))
 
 
 def precision_at_1(ranks: np.ndarray) -> float:

@@ -17,7 +17,11 @@ from vsearch.eval.data import META_TASKS
 
 @dataclass(frozen=True)
 class DatasetResult:
-    """One dataset's numbers; scores are percentages in [0, 100]."""
+    """One dataset's numbers; scores are percentages in [0, 100].
+
+    ``precision_at_1`` and ``recall_at_5`` give ties to the gold, as the reference does;
+    ``precision_at_1_strict`` counts them against it (``vsearch.eval.metrics``).
+    """
 
     name: str
     meta_task: str | None
@@ -27,6 +31,7 @@ class DatasetResult:
     recall_at_5: float
     embedded: int  # inputs this run had to embed
     cached: int  # inputs found in the embedding cache
+    precision_at_1_strict: float | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Aggregate:
     precision_at_1: float
     recall_at_5: float
     n_datasets: int
+    precision_at_1_strict: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,10 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["unit"] = "percent"
-        out["tie_rule"] = "ties count against the gold candidate"
+        out["tie_rule"] = (
+            "ties go to the gold candidate (reference argmax); precision_at_1_strict counts "
+            "them against it"
+        )
         return out
 
     def write_json(self, path: Path) -> None:
@@ -79,15 +88,19 @@ def aggregate(results: list[DatasetResult]) -> tuple[dict[str, Aggregate], Aggre
 
 def _mean(results: list[DatasetResult]) -> Aggregate:
     n = len(results)
+    strict = [r.precision_at_1_strict for r in results]
     return Aggregate(
         precision_at_1=sum(r.precision_at_1 for r in results) / n,
         recall_at_5=sum(r.recall_at_5 for r in results) / n,
         n_datasets=n,
+        precision_at_1_strict=None if None in strict else sum(strict) / n,
     )
 
 
 def render_table(report: EvalReport) -> str:
     """A plain-text table: one line per dataset, then meta-task means and overall.
+
+    ``P@1`` gives ties to the gold (the reference's rule); ``strict`` counts them against it.
 
     Returns:
         The table as lines joined by newlines, without a trailing newline.
@@ -96,28 +109,26 @@ def render_table(report: EvalReport) -> str:
     if report.overall is not None:
         labels.append(f"Overall ({report.overall.n_datasets})")
     width = max([len(d.name) for d in report.datasets] + [len(x) for x in labels] + [7])
-    head = f"{'dataset':<{width}}  {'meta-task':<14}  {'queries':>7}  {'P@1':>6}  {'R@5':>6}"
+    head = (
+        f"{'dataset':<{width}}  {'meta-task':<14}  {'queries':>7}  {'P@1':>6}  {'strict':>6}  "
+        f"{'R@5':>6}"
+    )
     lines = [
         f"model: {report.model.get('model_id')} ({report.model.get('revision')})",
         head,
         "-" * len(head),
     ]
     for d in report.datasets:
-        lines.append(
-            f"{d.name:<{width}}  {d.meta_task or '-':<14}  {d.n_queries:>7}  "
-            f"{d.precision_at_1:>6.1f}  {d.recall_at_5:>6.1f}"
-        )
+        lines.append(f"{d.name:<{width}}  {d.meta_task or '-':<14}  {d.n_queries:>7}  {_scores(d)}")
     lines.append("-" * len(head))
-    for task, agg in report.meta_tasks.items():
-        label = f"{task} ({agg.n_datasets})"
-        lines.append(
-            f"{label:<{width}}  {'mean':<14}  {'':>7}  "
-            f"{agg.precision_at_1:>6.1f}  {agg.recall_at_5:>6.1f}"
-        )
+    means = [(f"{t} ({a.n_datasets})", a) for t, a in report.meta_tasks.items()]
     if report.overall is not None:
-        label = f"Overall ({report.overall.n_datasets})"
-        lines.append(
-            f"{label:<{width}}  {'mean':<14}  {'':>7}  "
-            f"{report.overall.precision_at_1:>6.1f}  {report.overall.recall_at_5:>6.1f}"
-        )
+        means.append((f"Overall ({report.overall.n_datasets})", report.overall))
+    for label, agg in means:
+        lines.append(f"{label:<{width}}  {'mean':<14}  {'':>7}  {_scores(agg)}")
     return "\n".join(lines)
+
+
+def _scores(row: DatasetResult | Aggregate) -> str:
+    strict = "-" if row.precision_at_1_strict is None else f"{row.precision_at_1_strict:.1f}"
+    return f"{row.precision_at_1:>6.1f}  {strict:>6}  {row.recall_at_5:>6.1f}"

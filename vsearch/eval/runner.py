@@ -11,9 +11,10 @@ import numpy as np
 from PIL import Image
 
 from vsearch.encoders.base import Encoder, Item
+from vsearch.encoders.instructions import MMEB_DATASETS
 from vsearch.errors import UnsupportedInput
 from vsearch.eval.cache import EmbeddingCache, file_digest, item_key
-from vsearch.eval.data import EvalDataset, load_datasets, split_instruction
+from vsearch.eval.data import EvalDataset, load_datasets, split_instruction, with_instruction
 from vsearch.eval.metrics import gold_rank, precision_at_1, recall_at_k
 from vsearch.eval.report import DatasetResult, EvalReport, aggregate
 from vsearch.ingest.decode import decode_image, read_bytes
@@ -83,7 +84,10 @@ class _Embedder:
         done = 0
         for chunk in self._batches(missing):
             items = [self._item(inp) for inp in chunk]
-            emb = self.encoder.encode(items, instruction=chunk[0].instruction)
+            if self.encoder.reads_verbatim:
+                emb = self.encoder.encode_verbatim(items)
+            else:
+                emb = self.encoder.encode(items, instruction=chunk[0].instruction)
             if self.cache is not None:
                 self.cache.put_many([keys[inp] for inp in chunk], emb)
             self.vectors.update(zip(chunk, emb, strict=True))
@@ -111,10 +115,18 @@ class _Embedder:
         return Item(image=image, text=inp.text)
 
 
-def _side(text: str, image_path: str, root: Path, where: str, *, query: bool) -> _Input:
+def _side(
+    text: str, image_path: str, root: Path, where: str, *, query: bool, verbatim: bool
+) -> _Input:
+    image = (root / image_path).resolve() if image_path else None
+    if verbatim:
+        # The MMEB string whole, as the reference embeds it (``Encoder.reads_verbatim``).
+        if not text.strip() and image is None:
+            raise UnsupportedInput(f"{where}: neither text nor image; this row cannot be embedded")
+        return _Input(None, text or None, image)
     # Queries and image candidates carry an MMEB instruction; text candidates are bare.
     instruction, body = split_instruction(text, has_instruction=query or bool(image_path))
-    inp = _Input(instruction, body, (root / image_path).resolve() if image_path else None)
+    inp = _Input(instruction, body, image)
     if inp.text is None and inp.image is None:
         if inp.instruction is None:
             raise UnsupportedInput(f"{where}: neither text nor image; this row cannot be embedded")
@@ -127,27 +139,37 @@ def evaluate_dataset(
     dataset: EvalDataset, embedder: _Embedder, progress: Progress | None = None
 ) -> DatasetResult:
     """Score one dataset: embed what is missing, rank the gold candidate of every row."""
-    root = dataset.image_root
+    root, verbatim = dataset.image_root, embedder.encoder.reads_verbatim
+    # Rows written without instructions get their dataset's: every side when the manifest
+    # names the style, only empty sides of an MMEB-named dataset (its files carry their own).
+    known = MMEB_DATASETS.get(dataset.instructions or dataset.name)
+    empty_only = dataset.instructions is None
     queries, candidates = [], []
     for n, row in enumerate(dataset.rows):
         where = f"{dataset.name} row {n}"
-        queries.append(_side(row.qry_text, row.qry_img_path, root, where, query=True))
-        candidates.append(
-            [
-                _side(t, p, root, where, query=False)
-                for t, p in zip(row.tgt_text, row.tgt_img_path, strict=True)
-            ]
-        )
+        query = row.qry_text
+        if known is not None:
+            query = with_instruction(
+                query, known.query, has_image=bool(row.qry_img_path), only_if_empty=empty_only
+            )
+        queries.append(_side(query, row.qry_img_path, root, where, query=True, verbatim=verbatim))
+        targets = []
+        for text, path in zip(row.tgt_text, row.tgt_img_path, strict=True):
+            if known is not None and path:
+                text = with_instruction(
+                    text, known.target, has_image=True, only_if_empty=empty_only
+                )
+            targets.append(_side(text, path, root, where, query=False, verbatim=verbatim))
+        candidates.append(targets)
     flat = queries + [c for cands in candidates for c in cands]
     embedded, cached = embedder.ensure(flat, dataset.name, progress)
     vec = embedder.vectors
-    ranks = np.array(
-        [
-            gold_rank(np.stack([vec[c] for c in cands]) @ vec[q])
-            for q, cands in zip(queries, candidates, strict=True)
-        ],
-        dtype=np.int64,
-    )
+    scores = [
+        np.stack([vec[c] for c in cands]) @ vec[q]
+        for q, cands in zip(queries, candidates, strict=True)
+    ]
+    ranks = np.array([gold_rank(s) for s in scores], dtype=np.int64)
+    strict_ranks = np.array([gold_rank(s, strict=True) for s in scores], dtype=np.int64)
     log.info("%s: %d queries, %d embedded, %d cached", dataset.name, len(ranks), embedded, cached)
     return DatasetResult(
         name=dataset.name,
@@ -158,6 +180,7 @@ def evaluate_dataset(
         recall_at_5=100.0 * recall_at_k(ranks, 5),
         embedded=embedded,
         cached=cached,
+        precision_at_1_strict=100.0 * precision_at_1(strict_ranks),
     )
 
 
@@ -200,6 +223,19 @@ def evaluate(
     return EvalReport(encoder.identity.to_dict(), results, per_task, overall, limit)
 
 
+def _eval_encoder(model: str | None, image_resolution: str | None) -> Encoder:
+    from vsearch.encoders.registry import load_encoder, loads_path
+    from vsearch.encoders.vlm2vec.images import EVAL_RESOLUTION
+
+    if not loads_path(model):
+        if image_resolution is not None:
+            raise ValueError(
+                f"--image-resolution applies to VLM2Vec checkpoints, not to {model or 'mini'}"
+            )
+        return load_encoder(model)
+    return load_encoder(model, image_resolution=image_resolution or EVAL_RESOLUTION)
+
+
 def run_eval(
     paths: list[Path],
     *,
@@ -210,6 +246,7 @@ def run_eval(
     cache_dir: Path | None = None,
     encoder: Encoder | None = None,
     progress: Progress | None = None,
+    image_resolution: str | None = None,
 ) -> EvalReport:
     """The ``vsearch eval`` command: load data and model, evaluate, write the JSON report.
 
@@ -222,17 +259,19 @@ def run_eval(
         cache_dir: the embedding cache folder.
         encoder: an already-built encoder (tests, notebooks).
         progress: called after each embedded batch.
+        image_resolution: the image policy of a VLM2Vec checkpoint (``vsearch.encoders.
+            vlm2vec.images``); default ``reference``, the reference's 1344x1344 squash, so
+            scores compare with the published ones.
 
     Raises:
-        UnsupportedInput: bad data or paths. ValueError: ``limit`` below 1 or an unknown model.
+        UnsupportedInput: bad data or paths. ValueError: ``limit`` below 1, an unknown model,
+            or ``image_resolution`` for an encoder that is not a VLM2Vec checkpoint.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     datasets = load_datasets(list(paths), image_root=image_root, limit=limit)
     if encoder is None:
-        from vsearch.encoders.registry import load_encoder
-
-        encoder = load_encoder(model)
+        encoder = _eval_encoder(model, image_resolution)
     report = evaluate(encoder, datasets, cache_dir=cache_dir, limit=limit, progress=progress)
     if out is not None:
         report.write_json(out)

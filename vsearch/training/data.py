@@ -93,14 +93,17 @@ def mix(datasets: list[list[TrainRow]], weights: list[float], seed: int) -> list
 class RowReader:
     """Turns rows into (query, target, negative) Items, loading images from the image root."""
 
-    def __init__(self, max_image_side: int = 1024) -> None:
+    def __init__(self, max_image_side: int = 1024, *, verbatim: bool = False) -> None:
         self.max_image_side = max_image_side
+        self.verbatim = verbatim
         self.report = DataReport()
 
     def item(self, text: str, image_path: str, image_root: str) -> Item | None:
-        # The image travels as Item.image; the text stays verbatim (its trailing newline is part
-        # of what the model was trained to pool on).
-        text = text.replace(IMAGE_PLACEHOLDER + "\n", "").replace(IMAGE_PLACEHOLDER, "")
+        # The image travels as Item.image. A model that reads MMEB strings verbatim (VLM2Vec)
+        # gets the text exactly as written, placeholder and newlines included, as the
+        # reference and ``vsearch eval`` embed it; the others get it without the placeholder.
+        if not self.verbatim:
+            text = text.replace(IMAGE_PLACEHOLDER + "\n", "").replace(IMAGE_PLACEHOLDER, "")
         image = None
         if image_path:
             try:

@@ -44,19 +44,27 @@ def leave_world(world: World) -> None:
 def gather_with_grad(local: torch.Tensor, world: World) -> torch.Tensor:
     """All ranks' ``(n_r, d)`` embeddings concatenated in rank order; gradients flow to ``local``.
 
-    Ranks may hold different ``n_r`` (rows without hard negatives): rows are padded for the
-    collective and trimmed after it.
+    Ranks may hold different ``n_r``, zero included: a shard whose rows have no hard negatives
+    holds an empty group, which GradCache and the full-batch step give as a 1-D ``zeros(0)``
+    (they cannot know ``d`` without embedding something). Every rank shares its row count and
+    width first, so all ranks pad to one ``(max n_r, d)`` shape for the collective and trim
+    after it; gloo aborts on tensors of different sizes ("Received data size doesn't match").
     """
     if world.size == 1:
         return local
-    sizes = [torch.zeros(1, dtype=torch.long, device=local.device) for _ in range(world.size)]
-    dist.all_gather(sizes, torch.tensor([len(local)], device=local.device))
-    longest = max(int(s) for s in sizes)
-    padded = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=local.device)
+    width = local.shape[1] if local.ndim == 2 else 0
+    shape = torch.tensor([len(local), width], dtype=torch.long, device=local.device)
+    shapes = [torch.zeros_like(shape) for _ in range(world.size)]
+    dist.all_gather(shapes, shape)
+    sizes = [int(s[0]) for s in shapes]
+    width = max(int(s[1]) for s in shapes)
+    if len(local) == 0:
+        local = local.reshape(0, width)
+    padded = torch.zeros((max(sizes), width), dtype=local.dtype, device=local.device)
     padded[: len(local)] = local.detach()
     gathered = [torch.empty_like(padded) for _ in range(world.size)]
     dist.all_gather(gathered, padded)
-    pieces = [g[: int(n)] for g, n in zip(gathered, sizes, strict=True)]
+    pieces = [g[:n] for g, n in zip(gathered, sizes, strict=True)]
     pieces[world.rank] = local
     return torch.cat(pieces)
 

@@ -75,7 +75,9 @@ class Trainer:
         self.output = Path(self.train_cfg.output_dir)
         self.device = resolve_device(self.train_cfg.device)
         self.world = init_world(self.device)
-        self.reader = RowReader(model.max_image_side)
+        self.reader = RowReader(
+            model.max_image_side, verbatim=getattr(model, "reads_verbatim", False)
+        )
         self.datasets = [read_rows(d) for d in config.datasets]
         self.weights = [d.weight for d in config.datasets]
         if self.train_cfg.batch_size % self.world.size:
@@ -139,6 +141,17 @@ class Trainer:
 
     def train_step(self, batch: list[tuple[Any, Any, Any]]) -> float:
         """One optimisation step on a global batch; this rank embeds its shard of the rows."""
+        loss = self.accumulate_gradients(batch)
+        if self.train_cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.train_cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    def accumulate_gradients(self, batch: list[tuple[Any, Any, Any]]) -> float:
+        """The global batch's loss, with its full gradient summed into every rank's parameters
+        (no optimiser step). A rank's shard may hold no hard negatives while another's does."""
         rows = shard(batch, self.world)
         groups = [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows if r[2]]]
         if self.train_cfg.gc_chunk_size:
@@ -146,11 +159,6 @@ class Trainer:
         else:
             loss = full_batch_step(self._encode, self._loss, groups)
         self._sum_gradients_across_ranks()
-        if self.train_cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.params, self.train_cfg.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
         return float(loss)
 
     def _sum_gradients_across_ranks(self) -> None:

@@ -18,7 +18,8 @@ class TrainableModel(Protocol):
     ``embed`` sees an item's whole text (MMEB-train texts carry their instruction inline) and
     returns ``(n, d)`` embeddings with a graph; ``save`` writes what ``load_encoder`` loads.
     A model may also define ``auxiliary_loss() -> Tensor | None`` (a regulariser over what it
-    embedded since the last call, added to InfoNCE each step) with ``uses_auxiliary_loss``.
+    embedded since the last call, added to InfoNCE each step) with ``uses_auxiliary_loss``, and
+    ``reads_verbatim = True`` to get texts with their ``<|image_1|>`` placeholder kept.
     """
 
     module: torch.nn.Module

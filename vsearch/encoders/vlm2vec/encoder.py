@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from vsearch.encoders.vlm2vec.loading import (
 )
 from vsearch.encoders.vlm2vec.options import VLM2VecOptions
 from vsearch.encoders.vlm2vec.pooling import last_token_pool, normalize
-from vsearch.encoders.vlm2vec.prompts import build_prompt, image_token
+from vsearch.encoders.vlm2vec.prompts import build_prompt, image_token, verbatim_prompt
 from vsearch.encoders.vlm2vec.sources import resolve
 from vsearch.errors import UnsupportedInput
 
@@ -61,7 +62,7 @@ class VLM2VecEncoder(Encoder):
     anything; an adapter checkpoint is merged into its base once, at load time.
     """
 
-    max_image_side = 1344
+    reads_verbatim = True
 
     def __init__(self, spec: str, options: VLM2VecOptions | None = None) -> None:
         """Load a checkpoint from disk (see ``sources`` for the spec forms)."""
@@ -80,6 +81,8 @@ class VLM2VecEncoder(Encoder):
             merge_adapter=options.merge_adapter,
         )
         self.inputs = self._input_builder()
+        # A squashing policy resizes the image itself; the decoder should not shrink it first.
+        self.max_image_side = 1344 if options.image_policy.square_side is None else 4096
         self.padding_side = (
             options.padding_side
             or getattr(self.inputs, "padding_side", None)
@@ -88,7 +91,7 @@ class VLM2VecEncoder(Encoder):
         text_config = getattr(self.model.config, "text_config", None) or self.model.config
         self._identity = EncoderIdentity(
             model_id=self.source.model_id,
-            revision=self.source.revision(),
+            revision=self._revision(),
             dim=int(text_config.hidden_size),
             pooling=POOLING,
         )
@@ -124,6 +127,34 @@ class VLM2VecEncoder(Encoder):
             )
             for p in prepared
         ]
+        return self._embed_rows(rows)
+
+    def encode_verbatim(self, items: Sequence[Item]) -> np.ndarray:
+        """Embed MMEB-format texts exactly as written, as the reference does: only
+        ``<|image_1|>`` becomes the backbone's image token (placed first when a text with an
+        image lacks it). Training and ``vsearch eval`` embed MMEB rows this way.
+
+        Returns:
+            ``(len(items), dim)`` float32, L2-normalised rows.
+        """
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start : start + self.batch_size]
+            rows = self.verbatim_rows([self.prepare(item) for item in chunk])
+            out[start : start + len(chunk)] = self._embed_rows(rows)
+        return out
+
+    def verbatim_rows(self, prepared: Sequence[Prepared]) -> list[Row]:
+        """Rows whose prompts are the items' MMEB-format texts (see ``encode_verbatim``)."""
+        return [
+            Row(
+                verbatim_prompt(p.text, has_image=p.image is not None, model_type=self.model_type),
+                p.image,
+            )
+            for p in prepared
+        ]
+
+    def _embed_rows(self, rows: Sequence[Row]) -> np.ndarray:
         out = torch.empty((len(rows), self.dim), dtype=torch.float32)
         for index in self._groups(rows):
             out[index] = self._forward([rows[i] for i in index])
@@ -160,6 +191,16 @@ class VLM2VecEncoder(Encoder):
             model = model.get_base_model()
         return model.model
 
+    def _revision(self) -> str:
+        """The files' fingerprint combined with the input recipe (positions, image policy).
+
+        The recipe joined the revision when the 1-D reference positions became the default:
+        vectors of indexes built before then (M-RoPE positions) differ, so those indexes ask
+        for a re-ingest instead of mixing old and new vectors.
+        """
+        recipe = f"{self.source.revision()}|{self.options.input_recipe()}"
+        return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
     def _input_builder(self) -> InputBuilder:
         model_dir, options = self.source.model_dir, self.options
         policy, max_text = options.image_policy, options.max_text_tokens
@@ -175,4 +216,4 @@ class VLM2VecEncoder(Encoder):
             # The model unpads anyres features with the grids the processor used.
             self.model.config.image_grid_pinpoints = builder.pinpoints
             return builder
-        return QwenVLInputs(model_dir, tokenizer, policy, max_text)
+        return QwenVLInputs(model_dir, tokenizer, policy, max_text, options.effective_positions)

@@ -17,31 +17,12 @@ from typing import Any, Protocol
 import torch
 from PIL import Image
 
+from vsearch.encoders.vlm2vec.images import ImagePolicy
 from vsearch.errors import UnsupportedInput
 
-CPU_SAFE_MAX_PIXELS = 1280 * 28 * 28
 MAX_QWEN_ASPECT = 200
-
-
-@dataclass(frozen=True)
-class ImagePolicy:
-    """How big an image the encoder looks at; each backbone reads the fields that apply to it.
-
-    Attributes:
-        min_pixels: Qwen2-VL / Qwen2.5-VL lower bound on pixels after resizing (28x28 units);
-            None: the checkpoint's own (``preprocessor_config.json``).
-        max_pixels: Qwen2-VL / Qwen2.5-VL upper bound; visual tokens = pixels / 784. None: the
-            checkpoint's own, capped at ``CPU_SAFE_MAX_PIXELS`` (1280 tokens, the VLM2Vec
-            training bound): the released configs allow 12.8 MP (16k tokens), far too slow.
-        max_side: LLaVA-Next: keep only the anyres grids whose longer side is at most this
-            (None: every grid of the checkpoint, up to 672x672 = 5 crops for LLaVA-1.6).
-        num_crops: Phi-3.5-V HD crops (the VLM2Vec evaluation uses 4).
-    """
-
-    min_pixels: int | None = None
-    max_pixels: int | None = None
-    max_side: int | None = None
-    num_crops: int = 4
+#: Rotary positions of Qwen-VL inputs: see ``QwenVLInputs``.
+POSITIONS = ("reference", "mrope")
 
 
 @dataclass
@@ -151,17 +132,31 @@ def token_batch(
 class QwenVLInputs:
     """Qwen2-VL and Qwen2.5-VL, built from the image processor + tokenizer (no torchvision).
 
-    Visual tokens per image = ``grid_t * grid_h * grid_w / merge_size**2``; ``mm_token_type_ids``
-    marks them (1) for the multimodal rotary positions. No ``<|vision_start|>`` markers are
-    added: the VLM2Vec checkpoints were trained on the bare ``<|image_pad|>`` run.
+    Visual tokens per image = ``grid_t * grid_h * grid_w / merge_size**2``. No
+    ``<|vision_start|>`` markers are added: the VLM2Vec checkpoints were trained on the bare
+    ``<|image_pad|>`` run. Positions (``positions``):
+
+    - ``reference`` (default): every token, visual ones included, gets the plain 1-D position
+      of its place among the row's real tokens. The reference's vendored ``get_rope_index``
+      only gives an image its 2-D grid positions when it follows ``<|vision_start|>``; MMEB
+      prompts have none, so the released checkpoints were trained and scored on 1-D positions.
+    - ``mrope``: transformers' multimodal rotary positions (``mm_token_type_ids``: 2-D grid
+      positions for the image, the text after it shifted), for a checkpoint trained with them.
     """
 
     image_token = "<|image_pad|>"
     separate_modalities = False
 
     def __init__(
-        self, model_dir: Path, tokenizer: Any, policy: ImagePolicy, max_text_tokens: int | None
+        self,
+        model_dir: Path,
+        tokenizer: Any,
+        policy: ImagePolicy,
+        max_text_tokens: int | None,
+        positions: str = "reference",
     ) -> None:
+        if positions not in POSITIONS:
+            raise ValueError(f"unknown positions {positions!r}; valid: {', '.join(POSITIONS)}")
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
             Qwen2VLImageProcessorPil,
         )
@@ -173,7 +168,7 @@ class QwenVLInputs:
         own_min, own_max = processor.size.shortest_edge, processor.size.longest_edge
         sizes = {
             "min_pixels": policy.min_pixels or own_min,
-            "max_pixels": policy.max_pixels or min(own_max, CPU_SAFE_MAX_PIXELS),
+            "max_pixels": policy.max_pixels or min(own_max, policy.cap_pixels or own_max),
         }
         if sizes["min_pixels"] > sizes["max_pixels"]:
             raise ValueError(f"min_pixels {sizes['min_pixels']} > max_pixels {sizes['max_pixels']}")
@@ -184,20 +179,25 @@ class QwenVLInputs:
         self.max_text_tokens = max_text_tokens
         self.token_id = tokenizer.convert_tokens_to_ids(self.image_token)
         self.merge = int(self.image_processor.merge_size)
+        self.policy = policy
+        self.positions = positions
 
     def prepare_image(self, image: Image.Image) -> PreparedImage:
-        """Resize within the pixel bounds, cut 14 px patches.
+        """Squash (reference policies), resize within the pixel bounds, cut 14 px patches.
 
         Raises:
-            UnsupportedInput: an aspect ratio above 200:1, which Qwen-VL cannot tile.
+            UnsupportedInput: an aspect ratio above 200:1, which Qwen-VL cannot tile (only when
+                the policy keeps the aspect ratio).
         """
         width, height = image.size
-        if max(width, height) > MAX_QWEN_ASPECT * min(width, height):
+        keeps_shape = self.policy.square_side is None
+        if keeps_shape and max(width, height) > MAX_QWEN_ASPECT * min(width, height):
             raise UnsupportedInput(
                 f"image of {width}x{height} px is too elongated for Qwen-VL (aspect ratio at "
                 f"most {MAX_QWEN_ASPECT}:1); crop it first"
             )
-        out = self.image_processor(images=[image.convert("RGB")], return_tensors="pt")
+        image = self.policy.squash(image.convert("RGB"))
+        out = self.image_processor(images=[image], return_tensors="pt")
         grid = out["image_grid_thw"]
         tensors = {"pixel_values": out["pixel_values"], "image_grid_thw": grid}
         return PreparedImage(tensors, int(grid.prod()) // self.merge**2)
@@ -209,8 +209,18 @@ class QwenVLInputs:
         if images:
             batch["pixel_values"] = torch.cat([im.tensors["pixel_values"] for im in images])
             batch["image_grid_thw"] = torch.cat([im.tensors["image_grid_thw"] for im in images])
-            batch["mm_token_type_ids"] = (batch["input_ids"] == self.token_id).long()
+            if self.positions == "mrope":
+                batch["mm_token_type_ids"] = (batch["input_ids"] == self.token_id).long()
+        if self.positions == "reference":
+            batch["position_ids"] = plain_positions(batch["attention_mask"])
         return batch
+
+
+def plain_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """``(n, L)`` 1-D positions counted over each row's real tokens (padding: 1, as the
+    reference's ``get_rope_index``; padding is masked out, so its value never matters)."""
+    positions = attention_mask.long().cumsum(-1) - 1
+    return positions.masked_fill(attention_mask == 0, 1)
 
 
 class LlavaNextInputs:
@@ -246,14 +256,14 @@ class LlavaNextInputs:
             **llava_processor_settings(model_dir, model_config),
         )
         self.pinpoints = pinpoints
+        self.policy = policy
         self.tokenizer = tokenizer
         self.max_text_tokens = max_text_tokens
         self.token_id = tokenizer.convert_tokens_to_ids(self.image_token)
 
     def prepare_image(self, image: Image.Image) -> PreparedImage:
-        out = self.processor(
-            images=[image.convert("RGB")], text=[self.image_token], return_tensors="pt"
-        )
+        image = self.policy.squash(image.convert("RGB"))
+        out = self.processor(images=[image], text=[self.image_token], return_tensors="pt")
         count = sum(1 for t in out["input_ids"][0] if t == self.token_id)
         tensors = {
             "pixel_values": torch.as_tensor(out["pixel_values"]),

@@ -7,7 +7,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from vsearch.encoders.vlm2vec.inputs import ImagePolicy
+from vsearch.encoders.vlm2vec.images import (
+    DEFAULT_RESOLUTION,
+    RESOLUTIONS,
+    ImagePolicy,
+    image_policy,
+)
+from vsearch.encoders.vlm2vec.inputs import POSITIONS
 
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_MAX_TEXT_TOKENS = 2048
@@ -28,6 +34,16 @@ class VLM2VecOptions:
         None, "flash_attention_2, sdpa or eager; default flash-attn on CUDA if installed, else sdpa"
     )
     padding_side: str | None = _opt(None, "left or right; default the tokenizer's")
+    image_resolution: str | None = _opt(
+        None,
+        f"{', '.join(RESOLUTIONS)}: image size policy (default {DEFAULT_RESOLUTION}; "
+        "reference squashes to 1344x1344 as the VLM2Vec reference does)",
+    )
+    positions: str | None = _opt(
+        None,
+        f"Qwen-VL rotary positions: {' or '.join(POSITIONS)} (default reference: 1-D, as "
+        "the VLM2Vec checkpoints were trained)",
+    )
     min_pixels: int | None = _opt(None, "Qwen-VL: fewest pixels after resizing (default: model's)")
     max_pixels: int | None = _opt(
         None, "Qwen-VL: most pixels, 784 per visual token (default: model's, at most 1280 tokens)"
@@ -72,5 +88,27 @@ class VLM2VecOptions:
 
     @property
     def image_policy(self) -> ImagePolicy:
-        crops = ImagePolicy.num_crops if self.num_crops is None else self.num_crops
-        return ImagePolicy(self.min_pixels, self.max_pixels, self.max_side, crops)
+        return image_policy(
+            self.image_resolution,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            max_side=self.max_side,
+            num_crops=self.num_crops,
+        )
+
+    @property
+    def effective_positions(self) -> str:
+        positions = self.positions or POSITIONS[0]
+        if positions not in POSITIONS:
+            raise ValueError(f"unknown positions {positions!r}; valid: {', '.join(POSITIONS)}")
+        return positions
+
+    def input_recipe(self) -> str:
+        """What changes the vectors besides the weights: it goes into the encoder's revision,
+        so indexes and eval caches never mix vectors made from different inputs."""
+        policy = self.image_policy
+        return (
+            f"positions={self.effective_positions};images={policy.name};"
+            f"px={policy.min_pixels},{policy.max_pixels};side={policy.max_side};"
+            f"crops={policy.num_crops}"
+        )

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from PIL import Image
 
+from vsearch.encoders.vlm2vec.images import ImagePolicy
 from vsearch.encoders.vlm2vec.inputs import (
-    ImagePolicy,
     PreparedImage,
     Row,
     pad_id_of,

@@ -14,9 +14,7 @@ import torch
 
 from vsearch.encoders.base import Item
 from vsearch.encoders.vlm2vec.encoder import VLM2VecEncoder
-from vsearch.encoders.vlm2vec.inputs import Row
 from vsearch.encoders.vlm2vec.options import VLM2VecOptions
-from vsearch.encoders.vlm2vec.prompts import verbatim_prompt
 from vsearch.training.config import ModelConfig
 
 #: Adapted by default: the language model's attention and MLP projections, not the vision tower.
@@ -33,6 +31,9 @@ class TrainableVLM2Vec:
 
     It does not merge adapters, cache inputs or pick a learning rate: the trainer does the rest.
     """
+
+    #: The trainer hands it MMEB texts whole, ``<|image_1|>`` included (as ``vsearch eval``).
+    reads_verbatim = True
 
     def __init__(self, config: ModelConfig, device: str) -> None:
         self.config = config
@@ -77,14 +78,7 @@ class TrainableVLM2Vec:
     def embed(self, items: Sequence[Item]) -> torch.Tensor:
         """``(n, dim)`` float32 unit vectors with a graph; texts carry their own instruction."""
         enc = self.encoder
-        prepared = [enc.prepare(item) for item in items]
-        rows = [
-            Row(
-                verbatim_prompt(p.text, has_image=p.image is not None, model_type=enc.model_type),
-                p.image,
-            )
-            for p in prepared
-        ]
+        rows = enc.verbatim_rows([enc.prepare(item) for item in items])
         groups = enc._groups(rows)
         reps = torch.cat([enc.forward_rows([rows[i] for i in group]) for group in groups])
         order = torch.tensor([i for group in groups for i in group], device=reps.device)
