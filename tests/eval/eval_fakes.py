@@ -61,3 +61,17 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+class VerbatimFakeEncoder(FakeEncoder):
+    """A FakeEncoder that reads MMEB strings whole, as VLM2Vec does; ``texts`` records them."""
+
+    reads_verbatim = True
+
+    def __init__(self) -> None:
+        super().__init__("fake-verbatim")
+        self.texts: list[tuple[str | None, bool]] = []
+
+    def encode_verbatim(self, items: Sequence[Item]) -> np.ndarray:
+        self.texts.extend((item.text, item.image is not None) for item in items)
+        return self.encode(items, instruction=None)

@@ -223,3 +223,24 @@ def test_training_evaluates_with_the_mmeb_harness(tmp_path, tiny_base, monkeypat
     ]
     assert "eval_overall_p@1" in logged[-1] and "eval_eval_p@1" in logged[-1]
     assert 0.0 <= logged[-1]["eval_overall_p@1"] <= 100.0
+
+
+def test_training_embeds_mmeb_rows_exactly_as_eval_does(tmp_path, tiny_base):
+    """Issue 13: the trainer's reader keeps MMEB texts whole (placeholder and newlines), and
+    the trainable model embeds them as ``encode_verbatim`` (what ``vsearch eval`` calls)."""
+    from vsearch.training.data import RowReader
+
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(tmp_path / "a.png")
+    shapes = [
+        ("<|image_1|> Represent the given image for classification.", "a.png"),
+        ("<|image_1|>\nRepresent the given image.\n", "a.png"),
+        ("Represent the given dialogue about an image: Q:red?\nA:yes\n\n", ""),
+    ]
+    reader = RowReader(64, verbatim=True)
+    items = [reader.item(text, path, str(tmp_path)) for text, path in shapes]
+    assert [item.text for item in items] == [text for text, _ in shapes]
+    model = build_trainable(config(tmp_path, tiny_base).model, "cpu")
+    with torch.no_grad():
+        trained = model.embed(items).numpy()
+    evaluated = load_encoder(str(tiny_base)).encode_verbatim(items)
+    np.testing.assert_allclose(trained, evaluated, atol=1e-5)
