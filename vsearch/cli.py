@@ -372,6 +372,26 @@ def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
     typer.echo(f"{'revision':>14}: {encoder['revision']}")
 
 
+@app.command()
+def models(as_json: JsonOption = False) -> None:
+    """List the built-in encoders, the released VLM2Vec checkpoints and the cached models.
+
+    A hub id that is not cached is downloaded on its first use as --model (unless
+    HF_HUB_OFFLINE=1), into the standard Hugging Face cache.
+    """
+    from vsearch.encoders.models import list_models
+
+    entries = list_models()
+    if as_json:
+        for entry in entries:
+            typer.echo(json.dumps(entry.to_dict()))
+        return
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        where = _human_size(e.size_bytes) if e.size_bytes else ("yes" if e.cached else "-")
+        typer.echo(f"{e.name:<{width}}  {e.kind:<8}  {where:>9}  {e.description}".rstrip())
+
+
 def _human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):

@@ -1,9 +1,10 @@
-"""Where a VLM2Vec model's files are: a local directory or the local Hugging Face cache.
+"""Where a VLM2Vec model's files are: a local directory or the Hugging Face cache.
 
-Nothing here touches the network. A spec is one of:
+A hub id that is not cached is downloaded into the cache on first use (``download``), unless
+``HF_HUB_OFFLINE`` is set; nothing else here touches the network. A spec is one of:
 
 - ``/models/VLM2Vec-LLaVa-Next``: a directory holding a full checkpoint;
-- ``TIGER-Lab/VLM2Vec-Full``: a hub id already downloaded into the Hugging Face cache;
+- ``TIGER-Lab/VLM2Vec-Full``: a hub id (downloaded into the Hugging Face cache if needed);
 - ``/models/VLM2Vec-Qwen2VL-2B``: a PEFT adapter directory (``adapter_config.json``); its base
   is the ``base_model_name_or_path`` it records, looked up the same way;
 - ``BASE+ADAPTER``: an explicit base (directory or cached hub id) plus an adapter.
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from vsearch.encoders.vlm2vec.download import download_snapshot, hub_offline, interrupted
 from vsearch.errors import ModelNotFound
 
 ADAPTER_SEPARATOR = "+"
@@ -124,10 +126,12 @@ def _locate(spec: str) -> tuple[str, Path]:
             "directory, a hub id (owner/name) in the Hugging Face cache, or BASE+ADAPTER"
         )
     cached = _cached_snapshot(spec)
+    if (cached is None or interrupted(spec, cache_dir())) and not hub_offline():
+        cached = download_snapshot(spec, cache_dir(), _download_hint(spec))
     if cached is None:
         raise ModelNotFound(
             f"model {spec!r} is neither a directory nor in the Hugging Face cache "
-            f"({_cache_dir()}). {_download_hint(spec)}"
+            f"({cache_dir()}). {_download_hint(spec)}"
         )
     return spec, cached
 
@@ -138,12 +142,12 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, cache_dir=_cache_dir(), local_files_only=True))
+        return Path(snapshot_download(repo_id, cache_dir=cache_dir(), local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
         return None
 
 
-def _cache_dir() -> str:
+def cache_dir() -> str:
     """The hub cache, with ``HF_HUB_CACHE``/``HF_HOME`` read now, not at import time."""
     from huggingface_hub import constants
 
