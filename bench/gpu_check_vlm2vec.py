@@ -4,7 +4,13 @@ For a session that has a CUDA device. Builds the tiny random Qwen2-VL, Qwen2.5-V
 LLaVA-Next checkpoints (offline, seconds), embeds the same mixed image/text items on the CPU in
 fp32 and on CUDA in bf16 (flash-attention when installed, else sdpa; each is run when
 available), and requires a cosine of at least 0.99 between the two vectors of every item.
-Then it times CUDA throughput at batch 8 and 32 for image rows and text rows.
+
+Fidelity (issue 13): on copies of the tiny models whose attention is position-sensitive, the
+MMEB rows of ``tests/encoders/vlm2vec_reference.py`` embedded by vsearch (``encode_verbatim``,
+``image_resolution="reference"``) on the device in bf16 are compared with the independent
+re-implementation of the VLM2Vec reference run on the CPU in fp32: cosine >= 0.99 per row in
+bf16 (>= 0.9999 when ``--device cpu`` runs it in fp32). Then it times CUDA throughput at batch 8
+and 32 for image rows and text rows.
 
 Exit status 0 when every item passes, 1 otherwise, 2 when there is no CUDA device.
 Writes the report as JSON to $OUT/gpu_check_vlm2vec.json when $OUT is set, and prints it.
@@ -32,11 +38,17 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.encoders.vlm2vec_reference import (
+    MMEB_ROWS,
+    reference_embed,
+    sharpen_attention,
+)
 from train.tiny_models import build_tiny_llava_next, build_tiny_qwen2_vl
 from vsearch.encoders import Item, load_encoder
 
 INSTRUCTION = "Represent the given image with the following question:"
 MIN_COSINE = 0.99
+MIN_COSINE_FP32 = 0.9999
 
 
 def mixed_items(n: int) -> list[Item]:
@@ -73,6 +85,39 @@ def agreement(model_dir: Path, device: str, attn: str, items: list[Item]) -> dic
         "mean_cosine": round(float(cosine.mean()), 5),
         "failing_items": [int(i) for i in np.flatnonzero(cosine < MIN_COSINE)],
     }
+
+
+def fidelity(model_dir: Path, device: str, attn: str) -> dict:
+    """vsearch on ``device`` (bf16 on CUDA, fp32 on CPU) vs the reference in fp32 on the CPU."""
+    sharp = model_dir.parent / f"{model_dir.name}-sharp"
+    if not sharp.exists():
+        sharpen_attention(model_dir, sharp)
+    rng = np.random.default_rng(2)
+    photos = [
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        for w, h in [(80, 100), (120, 60), (40, 40)]
+    ]
+    rows = [(text, None if i is None else photos[i]) for text, i in MMEB_ROWS]
+    on_cuda = device.startswith("cuda")
+    dtype, floor = ("bfloat16", MIN_COSINE) if on_cuda else ("float32", MIN_COSINE_FP32)
+    result = {"model": model_dir.name, "attention": attn, "dtype": dtype, "min_cosine": 1.0}
+    failing = []
+    for side in ("left", "right"):
+        want = reference_embed(sharp, rows, padding_side=side).numpy()
+        encoder = load_encoder(
+            str(sharp),
+            device=device,
+            dtype=dtype,
+            attn_implementation=attn,
+            padding_side=side,
+            image_resolution="reference",
+        )
+        got = encoder.encode_verbatim([Item(image=image, text=text) for text, image in rows])
+        cosine = np.sum(got * want, axis=1)
+        result["min_cosine"] = round(min(result["min_cosine"], float(cosine.min())), 6)
+        failing += [f"{side}:{i}" for i in np.flatnonzero(cosine < floor)]
+    result["failing_rows"] = failing
+    return result
 
 
 def throughput(model_dir: Path, device: str, attn: str, n: int) -> list[dict]:
@@ -124,7 +169,13 @@ def main() -> int:
         kernels.append("flash_attention_2")
     items = mixed_items(args.items)
     name = torch.cuda.get_device_name() if on_cuda else "cpu (dry run, not the GPU check)"
-    report: dict = {"device": name, "torch": torch.__version__, "agreement": [], "throughput": []}
+    report: dict = {
+        "device": name,
+        "torch": torch.__version__,
+        "agreement": [],
+        "fidelity": [],
+        "throughput": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         models = [
             build_tiny_qwen2_vl(Path(tmp) / "Tiny-Qwen2VL"),
@@ -134,9 +185,12 @@ def main() -> int:
         for model_dir in models:
             for attn in kernels:
                 report["agreement"].append(agreement(model_dir, args.device, attn, items))
+                report["fidelity"].append(fidelity(model_dir, args.device, attn))
         for attn in kernels:
             report["throughput"] += throughput(models[0], args.device, attn, args.items)
-    report["passed"] = all(not r["failing_items"] for r in report["agreement"])
+    report["passed"] = all(not r["failing_items"] for r in report["agreement"]) and all(
+        not r["failing_rows"] for r in report["fidelity"]
+    )
     text = json.dumps(report, indent=2)
     print(text)
     if os.environ.get("OUT"):
