@@ -173,3 +173,36 @@ def test_a_failed_download_is_one_line_with_the_reason_and_the_hint(tmp_path, hu
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and "could not be downloaded" in lines[0], done.stdout + done.stderr
     assert "hf download TIGER-Lab/Nope" in lines[0]
+
+
+def test_models_lists_built_ins_released_checkpoints_and_the_cache(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vsearch.cli import app
+
+    repo = tmp_path / "hf" / "hub" / "models--someone--Other-Model"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "blobs" / "abc").write_text("{}" * 600)
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").symlink_to(repo / "blobs" / "abc")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+    result = CliRunner().invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["name"] for e in entries[:2]] == ["label-bridge", "mini"]
+    released = [e for e in entries if e["kind"] == "vlm2vec"]
+    assert "TIGER-Lab/VLM2Vec-Qwen2VL-2B" in {e["name"] for e in released}
+    assert not any(e["cached"] for e in released)
+    assert entries[-1] == {
+        "name": "someone/Other-Model",
+        "kind": "cached",
+        "cached": True,
+        "size_bytes": 1200,
+        "description": "",
+    }
+    table = CliRunner().invoke(app, ["models"]).stdout.splitlines()
+    assert table[-1].split() == ["someone/Other-Model", "cached", "1.2", "KB"]
