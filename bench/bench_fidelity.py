@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -261,7 +260,7 @@ def ddp(root: Path, work: Path) -> dict:
     import torch
 
     sys.path.insert(0, str(HERE))
-    from tests.training.tiny import write_colour_dataset
+    from tests.training.tiny import launch, write_colour_dataset
 
     data = work / "colours"
     if not data.exists():
@@ -276,22 +275,7 @@ def ddp(root: Path, work: Path) -> dict:
                 root=str(root), here=str(HERE), out=str(out), data=str(data), chunk=chunk
             )
         )
-        command = [sys.executable, str(script)]
-        if procs > 1:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            command = [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--nproc_per_node=2",
-                "--master_addr=127.0.0.1",
-                f"--master_port={port}",
-                str(script),
-            ]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{root}:{HERE}"}
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        done = launch(script, procs, pythonpath=f"{root}:{HERE}")
         crash = [line for line in done.stderr.splitlines() if "doesn't match" in line][:1]
         result[name] = {"returncode": done.returncode, "error": crash[0].strip() if crash else ""}
         if done.returncode == 0:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import torch
+
+from tests.training.tiny import launch, write_colour_dataset
 
 SCRIPT = textwrap.dedent(
     """
@@ -32,38 +30,24 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+REPO = str(Path(__file__).resolve().parents[2])
 
 
-def run(tmp_path: Path, name: str, processes: int, chunk: int) -> dict[str, torch.Tensor]:
-    from tests.training.tiny import write_colour_dataset
-
+def take_step(tmp_path: Path, name: str, template: str, processes: int, chunk: int) -> Path:
+    """Write the colour data once, run ``template`` as a script; returns its output path."""
     data = tmp_path / "data"
     if not data.exists():
         write_colour_dataset(data)
     out = tmp_path / name
     script = tmp_path / f"{name}.py"
-    repo = str(Path(__file__).resolve().parents[2])
-    script.write_text(SCRIPT.format(repo=repo, out=str(out), data=str(data), chunk=chunk))
-    command = [sys.executable, script.name]
-    if processes > 1:
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            f"--nproc_per_node={processes}",
-            "--master_addr=127.0.0.1",
-            f"--master_port={free_port()}",
-            script.name,
-        ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": repo}
-    done = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
-    )
+    script.write_text(template.format(repo=REPO, out=str(out), data=str(data), chunk=chunk))
+    done = launch(script, processes, pythonpath=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def run(tmp_path: Path, name: str, processes: int, chunk: int) -> dict[str, torch.Tensor]:
+    out = take_step(tmp_path, name, SCRIPT, processes, chunk)
     return torch.load(out / "final" / "tiny.pt")
 
 
@@ -106,31 +90,7 @@ GRADIENTS_SCRIPT = textwrap.dedent(
 
 def gradients(tmp_path: Path, name: str, processes: int, chunk: int) -> dict[str, torch.Tensor]:
     """Loss and gradients of one step on the colour batch, uneven negatives across shards."""
-    from tests.training.tiny import write_colour_dataset
-
-    data = tmp_path / "data"
-    if not data.exists():
-        write_colour_dataset(data)
-    out = tmp_path / name
-    script = tmp_path / f"{name}.py"
-    repo = str(Path(__file__).resolve().parents[2])
-    script.write_text(GRADIENTS_SCRIPT.format(repo=repo, out=str(out), data=str(data), chunk=chunk))
-    command = [sys.executable, script.name]
-    if processes > 1:
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            f"--nproc_per_node={processes}",
-            "--master_addr=127.0.0.1",
-            f"--master_port={free_port()}",
-            script.name,
-        ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": repo}
-    done = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    out = take_step(tmp_path, name, GRADIENTS_SCRIPT, processes, chunk)
     return torch.load(f"{out}.pt")
 
 

@@ -244,3 +244,17 @@ def test_training_embeds_mmeb_rows_exactly_as_eval_does(tmp_path, tiny_base):
         trained = model.embed(items).numpy()
     evaluated = load_encoder(str(tiny_base)).encode_verbatim(items)
     np.testing.assert_allclose(trained, evaluated, atol=1e-5)
+
+
+def test_model_options_set_the_training_image_policy(tmp_path, tiny_base):
+    """``[model.options] image_resolution = "reference"`` trains on squashed images, as the
+    reference trainer does; an unknown option names the valid ones."""
+    import dataclasses
+
+    base = config(tmp_path, tiny_base).model
+    squashed = build_trainable(
+        dataclasses.replace(base, options={"image_resolution": "reference"}), "cpu"
+    )
+    assert squashed.encoder.options.image_policy.square_side == 1344
+    with pytest.raises(TypeError, match="valid options: device"):
+        build_trainable(dataclasses.replace(base, options={"grid": 3}), "cpu")

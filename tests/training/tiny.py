@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,3 +67,29 @@ def write_colour_dataset(folder, *, broken: int = 0) -> None:
     from train.data.colours import build
 
     build(folder, broken=broken, size=8)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(script: Path, processes: int, *, pythonpath: str) -> subprocess.CompletedProcess:
+    """Run ``script`` alone, or under torchrun as ``processes`` gloo ranks on a free local port
+    (one OpenMP thread each; a generous timeout, the 2-core CI runner is shared)."""
+    command = [sys.executable, str(script)]
+    if processes > 1:
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={processes}",
+            "--master_addr=127.0.0.1",
+            f"--master_port={free_port()}",
+            str(script),
+        ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": pythonpath}
+    return subprocess.run(
+        command, cwd=script.parent, env=env, capture_output=True, text=True, timeout=900
+    )

@@ -49,9 +49,7 @@ _WIKI = "Represent the given Wikipedia image with related text information:"
 _CROP = "Represent the given cropped image of the object."
 _REFER = "Select the portion of the image that follows the language expressions"
 
-#: The 36 MMEB datasets' query and target instructions (target None: a bare label, answer or
-#: caption). A dataset name works wherever ``task`` takes a task family.
-MMEB_DATASETS: dict[str, TaskInstructions] = {
+_CLASSIFICATION: dict[str, TaskInstructions] = {
     "ImageNet-1K": TaskInstructions(_CLASSIFY, None),
     "N24News": TaskInstructions(
         "Represent the given news image with the following caption for domain classification:",
@@ -69,21 +67,23 @@ MMEB_DATASETS: dict[str, TaskInstructions] = {
     "ImageNet-R": TaskInstructions(_CLASSIFY, None),
     "ObjectNet": TaskInstructions("Identify the object shown in the image.", None),
     "Country211": TaskInstructions("Identify the country depicted in the image.", None),
-    **{
-        name: TaskInstructions(_QUESTION, None)
-        for name in (
-            "OK-VQA",
-            "A-OKVQA",
-            "DocVQA",
-            "InfographicsVQA",
-            "ChartQA",
-            "Visual7W",
-            "ScienceQA",
-            "VizWiz",
-            "GQA",
-            "TextVQA",
-        )
-    },
+}
+_VQA: dict[str, TaskInstructions] = {
+    name: TaskInstructions(_QUESTION, None)
+    for name in (
+        "OK-VQA",
+        "A-OKVQA",
+        "DocVQA",
+        "InfographicsVQA",
+        "ChartQA",
+        "Visual7W",
+        "ScienceQA",
+        "VizWiz",
+        "GQA",
+        "TextVQA",
+    )
+}
+_RETRIEVAL: dict[str, TaskInstructions] = {
     "VisDial": TaskInstructions(
         "Represent the given dialogue about an image, which is used for image retrieval:", _IMAGE
     ),
@@ -118,6 +118,8 @@ MMEB_DATASETS: dict[str, TaskInstructions] = {
         "Find a news image that matches the provided caption:",
         "Represent the given image with related text information:",
     ),
+}
+_GROUNDING: dict[str, TaskInstructions] = {
     "MSCOCO": TaskInstructions(
         "Select the portion of the image that isolates the object labeled as", _CROP
     ),
@@ -126,6 +128,21 @@ MMEB_DATASETS: dict[str, TaskInstructions] = {
     "Visual7W-Pointing": TaskInstructions(
         "Select the portion of the image that answers the question", _CROP
     ),
+}
+
+#: The 36 MMEB datasets' query and target instructions (target None: a bare label, answer or
+#: caption). A dataset name works wherever ``task`` takes a task family.
+MMEB_DATASETS: dict[str, TaskInstructions] = {**_CLASSIFICATION, **_VQA, **_RETRIEVAL, **_GROUNDING}
+#: Their meta-tasks (VLM2Vec paper, arXiv 2410.05160, table 1).
+MMEB_META_TASKS: dict[str, str] = {
+    name: meta_task
+    for meta_task, group in (
+        ("classification", _CLASSIFICATION),
+        ("vqa", _VQA),
+        ("retrieval", _RETRIEVAL),
+        ("grounding", _GROUNDING),
+    )
+    for name in group
 }
 
 #: The instruction documents are embedded with at ingest time, by kind of item.

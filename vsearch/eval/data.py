@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vsearch.encoders.instructions import MMEB_META_TASKS
 from vsearch.errors import UnsupportedInput
 
 #: The image placeholder MMEB writes into a text (Phi-3-V's token); backends map it to their own.
@@ -26,58 +27,7 @@ MMEB_IMAGE_TOKEN = "<|image_1|>"
 MANIFEST_NAME = "datasets.json"
 
 META_TASKS = ("classification", "vqa", "retrieval", "grounding")
-
-#: The 36 MMEB datasets and their meta-tasks (VLM2Vec paper, arXiv 2410.05160, table 1).
-MMEB_META_TASKS: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "ImageNet-1K",
-            "N24News",
-            "HatefulMemes",
-            "VOC2007",
-            "SUN397",
-            "Place365",
-            "ImageNet-A",
-            "ImageNet-R",
-            "ObjectNet",
-            "Country211",
-        ],
-        "classification",
-    ),
-    **dict.fromkeys(
-        [
-            "OK-VQA",
-            "A-OKVQA",
-            "DocVQA",
-            "InfographicsVQA",
-            "ChartQA",
-            "Visual7W",
-            "ScienceQA",
-            "VizWiz",
-            "GQA",
-            "TextVQA",
-        ],
-        "vqa",
-    ),
-    **dict.fromkeys(
-        [
-            "VisDial",
-            "CIRR",
-            "VisualNews_t2i",
-            "VisualNews_i2t",
-            "MSCOCO_t2i",
-            "MSCOCO_i2t",
-            "NIGHTS",
-            "WebQA",
-            "FashionIQ",
-            "Wiki-SS-NQ",
-            "OVEN",
-            "EDIS",
-        ],
-        "retrieval",
-    ),
-    **dict.fromkeys(["MSCOCO", "RefCOCO", "RefCOCO-Matching", "Visual7W-Pointing"], "grounding"),
-}
+__all__ = ["META_TASKS", "MMEB_META_TASKS", "EvalDataset", "EvalRow", "load_datasets"]
 
 _SHARD_STEM = re.compile(r"^(test|train|validation|val)(-\d+-of-\d+)?$")
 _DATA_SUFFIXES = (".jsonl", ".parquet")

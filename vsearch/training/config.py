@@ -31,7 +31,10 @@ class ModelConfig:
     gradient_checkpointing: bool = doc(False, "recompute activations in backward to save memory")
     options: dict[str, Any] = field(
         default_factory=dict,
-        metadata={"help": "architecture options of a registered base (e.g. mini's grid)"},
+        metadata={
+            "help": "architecture options of a registered base (e.g. mini's grid); for a "
+            "VLM2Vec checkpoint its encoder options (e.g. image_resolution = 'reference')"
+        },
     )
 
 

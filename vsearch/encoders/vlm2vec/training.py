@@ -37,7 +37,10 @@ class TrainableVLM2Vec:
 
     def __init__(self, config: ModelConfig, device: str) -> None:
         self.config = config
-        options = VLM2VecOptions(device=device, dtype="float32", attn_implementation="sdpa")
+        # [model.options] may set the image policy, e.g. image_resolution = "reference" to
+        # train on 1344x1344 images as the reference trainer does.
+        chosen = {"dtype": "float32", "attn_implementation": "sdpa", **config.options}
+        options = VLM2VecOptions.from_kwargs(**{**chosen, "device": device})
         self.encoder = VLM2VecEncoder(config.base, options)
         self.max_image_side = self.encoder.max_image_side
         if config.adapter != "full" and self.encoder.source.adapter_dir is not None:
