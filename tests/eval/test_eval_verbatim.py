@@ -98,3 +98,16 @@ def test_rows_without_instructions_get_their_datasets(tmp_path: Path) -> None:
     assert ("<|image_1|>\nRepresent the given image.\n", True) in encoder.texts
     assert ("<|image_1|>\nIdentify the scene shown in the image.\n", True) in encoder.texts
     assert ("Identify the scene shown in the image. a car\n", False) in encoder.texts
+
+
+def test_image_resolution_is_refused_for_an_encoder_that_is_not_vlm2vec(tmp_path: Path) -> None:
+    import pytest
+
+    root = tmp_path / "data"
+    _images(root)
+    write_jsonl(
+        root / "mine.jsonl",
+        [{"qry_text": "red", "qry_img_path": "", "tgt_text": ["x"], "tgt_img_path": [""]}],
+    )
+    with pytest.raises(ValueError, match="applies to VLM2Vec checkpoints, not to label-bridge"):
+        run_eval([root], model="label-bridge", image_resolution="reference")
