@@ -372,7 +372,7 @@ def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
     typer.echo(f"{'revision':>14}: {encoder['revision']}")
 
 
-@app.command()
+@app.command(cls=Command)
 def models(as_json: JsonOption = False) -> None:
     """List the built-in encoders, the released VLM2Vec checkpoints and the cached models.
 
