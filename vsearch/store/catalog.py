@@ -174,6 +174,7 @@ class Catalog:
             reached = migrations.upgrade(self.store, found)
             self.manifest.schema_version = SCHEMA_VERSION
             self.manifest.save(self.folder)
+            self.store.refresh_planner_statistics()  # an upgrade may rebuild the tables
         if reached:
             log.info("upgraded the index at %s to schema %d", self.folder, SCHEMA_VERSION)
 
