@@ -33,9 +33,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from PIL import ExifTags
-from sqlalchemy import Boolean, ColumnElement, Float, and_, cast, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Float, and_, cast, func, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import NullType
 
 from vsearch.errors import QueryError
 from vsearch.store.metadata import MetadataStore
@@ -216,7 +217,8 @@ class _StartsWith(ColumnElement[bool]):
     from an index on ``column`` (see ``_starts_with_sqlite``)."""
 
     inherit_cache = True
-    type = Boolean()
+    # Not Boolean: SQLite would compare the whole range with 1 and read it as one bound only.
+    type = NullType()
     _traverse_internals: ClassVar = [
         ("column", InternalTraversal.dp_clauseelement),
         ("prefix", InternalTraversal.dp_string),
@@ -230,7 +232,8 @@ class _StartsWith(ColumnElement[bool]):
 @compiles(_StartsWith)
 def _starts_with(element: _StartsWith, compiler: Any, **kw: Any) -> str:
     pattern = element.prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return compiler.process(element.column.like(pattern + "%", escape="\\"), **kw)
+    like = element.column.like(pattern + "%", escape="\\")
+    return f"({compiler.process(like, **kw)})"
 
 
 @compiles(_StartsWith, "sqlite")
@@ -239,7 +242,7 @@ def _starts_with_sqlite(element: _StartsWith, compiler: Any, **kw: Any) -> str:
     # there and reads every row). The prefix ends in "/", so the next character bounds it.
     prefix = element.prefix
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return compiler.process(and_(element.column >= prefix, element.column < end), **kw)
+    return f"({compiler.process(and_(element.column >= prefix, element.column < end), **kw)})"
 
 
 def _kind(condition: Condition) -> ColumnElement[bool]:
