@@ -173,10 +173,13 @@ class VectorIndex:
             self._base_ids = np.sort(_ids_of(self.base))
         return self._base_ids
 
+    def _delta_ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self.delta.id_map).astype(np.int64)
+
     def ids(self) -> np.ndarray:
         """Every id this index returns, ascending."""
         live = np.setdiff1d(self.base_ids(), self._hidden, assume_unique=True)
-        return np.union1d(live, faiss.vector_to_array(self.delta.id_map))
+        return np.union1d(live, self._delta_ids())
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` by inner product.
@@ -209,7 +212,7 @@ class VectorIndex:
             return None
         ids = np.asarray(ids, dtype=np.int64)
         out = np.empty((len(ids), self.dim), np.float32)
-        in_delta = np.isin(ids, faiss.vector_to_array(self.delta.id_map).astype(np.int64))
+        in_delta = np.isin(ids, self._delta_ids())
         if in_delta.any():
             out[in_delta] = self.delta.reconstruct_batch(ids[in_delta])
         if (~in_delta).any():
@@ -263,7 +266,7 @@ class VectorIndex:
                 tmp.write_bytes(data)
             self.base_file = {"sha256": _sha256(data), **_file_stat(folder / BASE_NAME)}
         buffer = io.BytesIO()
-        delta_ids = faiss.vector_to_array(self.delta.id_map).astype(np.int64)
+        delta_ids = self._delta_ids()
         vectors = np.zeros((0, self.dim), np.float32)
         if len(delta_ids):
             vectors = self.delta.reconstruct_batch(delta_ids)
