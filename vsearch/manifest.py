@@ -13,6 +13,7 @@ from vsearch.encoders.base import EncoderIdentity
 from vsearch.errors import IndexNotFound, SchemaVersionError
 from vsearch.store import urls
 from vsearch.store.models import SCHEMA_VERSION
+from vsearch.store.tuning import RECALL_TARGET, UNTUNED
 
 MANIFEST_NAME = "vsearch.json"
 FORMAT = "vsearch-index"
@@ -34,9 +35,20 @@ class Manifest:
     store_url: str | None = None  # None: metadata.sqlite in the index folder; never a password
     store_namespace: str | None = None  # the index's schema on a shared (PostgreSQL) database
     index_kind: str = "auto"
+    #: The recall@10 the approximate kinds are tuned to reach, and settings that override the
+    #: tuning where they name all of a kind's settings ({"nprobe": 64}, {"ef_search": 256}).
+    index_recall: float = RECALL_TARGET
+    index_params: dict[str, int] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     metric: str = "inner_product"
     libraries: dict[str, str] = field(default_factory=_versions)
+
+    def search_params(self, kind: str) -> dict[str, int] | None:
+        """The overriding settings for an index of ``kind``, or None: tune it."""
+        names = set(UNTUNED.get(kind, {}))
+        if not names or not names <= set(self.index_params):
+            return None
+        return {name: self.index_params[name] for name in sorted(names)}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +86,8 @@ class Manifest:
             store_url=data.get("store_url"),
             store_namespace=data.get("store_namespace"),
             index_kind=data.get("index_kind", "auto"),
+            index_recall=float(data.get("index_recall", RECALL_TARGET)),
+            index_params={str(k): int(v) for k, v in data.get("index_params", {}).items()},
             schema_version=version,
             metric=data.get("metric", "inner_product"),
             libraries=data.get("libraries", {}),

@@ -14,7 +14,7 @@ from vsearch import IndexBusy, IndexClosed, StoreError
 from vsearch.index import FAISS_NAME, Index
 from vsearch.store.catalog import STAMP_NAME
 from vsearch.store.models import SCHEMA_VERSION
-from vsearch.store.vectors import DELTA_NAME
+from vsearch.store.vectors import DELTA_MIN, DELTA_NAME
 
 from ..conftest import HashEncoder, write_image
 from .schema_v2 import downgrade_to_v2
@@ -429,4 +429,85 @@ def test_a_schema_2_index_becomes_one_of_several_folders_without_re_encoding(tmp
         migrated = _shape(idx)
     with Index.create(tmp_path / "new", encoder=HashEncoder(), store_url=store_url) as new:
         assert _shape(new) == migrated
+    assert_consistent(folder)
+
+
+def _filled(folder, root, n: int, kind: str) -> Index:
+    """An index of ``n`` rows with clustered unit vectors, written straight into the store."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from vsearch.store.metadata import vector_to_bytes
+    from vsearch.store.models import ItemRow, VectorRow
+
+    encoder = HashEncoder()
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, encoder.dim))
+    vectors = centres[rng.integers(0, 20, n)] + 0.5 * rng.standard_normal((n, encoder.dim))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    now = datetime.now()
+    idx = Index.create(folder, encoder=encoder, index_kind=kind)
+    with idx.catalog.writing() as writer:
+        photos = writer.add_folder(root)
+    rows = [
+        {
+            "id": i,
+            "folder_id": photos.id,
+            "path": f"p{i}.png",
+            "kind": "image",
+            "size": 1,
+            "mtime_ns": 1,
+            "status": "ok",
+            "indexed_at": now,
+        }
+        for i in range(1, n + 1)
+    ]
+    vecs = [{"item_id": i, "vector": vector_to_bytes(vectors[i - 1])} for i in range(1, n + 1)]
+    with idx.store.transaction() as session:
+        session.execute(insert(ItemRow), rows)
+        session.execute(insert(VectorRow), vecs)
+        idx.store.bump_generation(session)
+    idx.rebuild_vectors()
+    return idx
+
+
+def test_removing_items_from_an_ivf_index_compacts_it_in_place_without_retraining(tmp_path):
+    root, folder = tmp_path / "photos", tmp_path / "idx"
+    root.mkdir()
+    n = 6000
+    with _filled(folder, root, n, "ivf") as idx:
+        tuned = idx.vectors.tuning
+        assert idx.info()["index_kind"] == "ivf" and tuned.recall >= 0.95
+        base = (folder / FAISS_NAME).stat().st_mtime_ns
+        with idx.catalog.writing() as writer:  # a few: only the delta is written
+            writer.remove_items(range(1, 11))
+        assert (folder / FAISS_NAME).stat().st_mtime_ns == base
+        with idx.catalog.writing() as writer:  # past the delta's share
+            writer.remove_items(range(11, DELTA_MIN + 100))
+    assert (folder / FAISS_NAME).stat().st_mtime_ns != base
+    stamp = json.loads((folder / STAMP_NAME).read_text())
+    assert stamp["tuning"] == tuned.to_dict()  # the same lists: compacted, not retrained
+    assert np.load(folder / DELTA_NAME)["ids"].size == 0
+    assert_consistent(folder)
+    with Index.open(folder, encoder=HashEncoder()) as idx:
+        assert len(idx.vectors) == n - (DELTA_MIN + 99)
+        assert idx.vectors.tuning == tuned
+
+
+def test_tune_changes_the_kind_and_settings_and_they_stay_with_the_index(tmp_path):
+    root, folder = tmp_path / "photos", tmp_path / "idx"
+    root.mkdir()
+    with _filled(folder, root, 3000, "auto") as idx:
+        assert idx.info()["index_kind"] == "flat" and idx.info()["index_recall"] is None
+        facts = idx.tune(kind="ivf", recall=0.99)
+        assert facts["index_kind"] == "ivf" and facts["index_recall"] >= 0.99
+        facts = idx.tune(params={"nprobe": 1})
+        assert facts["index_params"] == {"nprobe": 1} and facts["index_recall"] < 0.99
+        with pytest.raises(ValueError, match="positive integers named"):
+            idx.tune(params={"nlist": 4})
+    with Index.open(folder, encoder=HashEncoder()) as idx:  # kept: manifest and stamp
+        assert idx.info()["index_params"] == {"nprobe": 1}
+        facts = idx.tune(params={})
+        assert facts["index_recall"] >= 0.99 and facts["index_params"] != {"nprobe": 1}
     assert_consistent(folder)

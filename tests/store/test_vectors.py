@@ -11,8 +11,10 @@ from vsearch.store.vectors import (
     BASE_NAME,
     DELTA_MIN,
     DELTA_NAME,
+    EXACT_BYTES_MAX,
     FLAT_MAX,
-    HNSW_MAX,
+    RETRAIN_GROWTH,
+    TRAIN_MIN,
     VectorIndex,
     choose_kind,
 )
@@ -26,10 +28,13 @@ def unit(n: int, dim: int, seed: int = 0) -> np.ndarray:
 def test_choose_kind_by_size_unless_named():
     assert choose_kind(0) == "flat"
     assert choose_kind(FLAT_MAX - 1) == "flat"
-    assert choose_kind(FLAT_MAX) == "hnsw"
-    assert choose_kind(HNSW_MAX) == "ivfpq"
+    assert choose_kind(FLAT_MAX) == "ivf"
+    assert choose_kind(1_000_000, dim=384) == "ivf"
+    assert choose_kind(EXACT_BYTES_MAX // (384 * 4) + 1, dim=384) == "ivfpq"
     assert choose_kind(5, "hnsw") == "hnsw"
-    with pytest.raises(ValueError, match="valid: auto, flat, hnsw, ivfpq"):
+    assert choose_kind(TRAIN_MIN["ivf"] - 1, "ivf") == "flat"  # too few to train: exact
+    assert choose_kind(TRAIN_MIN["ivf"], "ivf") == "ivf"
+    with pytest.raises(ValueError, match="valid: auto, flat, ivf, hnsw, ivfpq"):
         choose_kind(5, "annoy")
 
 
@@ -46,7 +51,7 @@ def test_flat_search_equals_brute_force_with_ids():
         assert set(found[q]) == set(ids[order])  # ties aside, same ids
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+@pytest.mark.parametrize("kind", ["ivf", "hnsw", "ivfpq"])
 def test_approximate_kinds_find_exact_matches(kind):
     vecs = unit(4000, 32)
     ids = np.arange(4000, dtype=np.int64) * 3
@@ -61,7 +66,9 @@ def _saved(index: VectorIndex, folder: Path) -> VectorIndex:
     return VectorIndex.load(folder, files, index.kind, count=len(index), dim=index.dim)
 
 
-@pytest.mark.parametrize(("kind", "n"), [("flat", 50), ("hnsw", 50), ("ivfpq", 4000)])
+@pytest.mark.parametrize(
+    ("kind", "n"), [("flat", 50), ("ivf", 4000), ("hnsw", 50), ("ivfpq", 4000)]
+)
 def test_removals_and_updates_survive_save_and_load(tmp_path, kind, n):
     vecs = unit(n, 8)
     index = VectorIndex.build(kind, 8, np.arange(n), vecs)
@@ -116,7 +123,7 @@ def test_a_copied_base_is_checked_by_its_checksum_and_accepted(tmp_path):
 
 def test_exact_vectors_are_the_added_ones_except_for_lossy_codes():
     vecs = unit(4000, 8)
-    for kind in ("flat", "hnsw"):
+    for kind in ("flat", "ivf", "hnsw"):
         index = VectorIndex.build(kind, 8, np.arange(4000), vecs)
         index.add(np.array([7]), vecs[:1])
         np.testing.assert_array_equal(index.exact_vectors(np.array([7, 9])), vecs[[0, 9]])
@@ -154,7 +161,9 @@ def test_a_file_of_another_size_or_dimension_is_refused(tmp_path):
 @given(
     kind=st.sampled_from(["flat", "hnsw"]),
     steps=st.lists(
-        st.tuples(st.sampled_from(["add", "remove", "save"]), st.lists(st.integers(0, 40))),
+        st.tuples(
+            st.sampled_from(["add", "remove", "save", "compact"]), st.lists(st.integers(0, 40))
+        ),
         max_size=12,
     ),
     seed=st.integers(0, 1000),
@@ -178,6 +187,9 @@ def test_any_sequence_of_changes_searches_like_brute_force(tmp_path_factory, kin
                 model.pop(i, None)
         elif op == "save":
             index = _saved(index, folder)
+        elif op == "compact":
+            index = index.compacted(folder)
+            assert kind == "hnsw" or index.delta_size == 0
     assert len(index) == len(model) and set(index.ids()) == set(model)
     if model:
         live = np.array(sorted(model))
@@ -201,3 +213,112 @@ def test_recall_at_k_never_decreases_as_k_grows(n, k, seed):
     truth = set(np.argsort(-(vecs @ query[0]))[:3])
     hits = [len(truth & set(index.search(query, kk)[1][0])) for kk in (k, k + 1, k + 5)]
     assert hits == sorted(hits)
+
+
+def clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 50 fixed centres (``seed`` draws the points): neighbours that an IVF
+    index can miss at a low nprobe."""
+    centres = np.random.default_rng(0).standard_normal((50, dim))
+    rng = np.random.default_rng(seed + 1)
+    x = centres[rng.integers(0, 50, n)] + 0.9 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact_top(vecs: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    return np.argsort(-(queries @ vecs.T), axis=1)[:, :k]
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw", "ivfpq"])
+def test_a_built_index_is_tuned_to_the_target_recall_on_its_own_vectors(kind):
+    vecs = clustered(12_000)
+    index = VectorIndex.build(kind, 32, np.arange(12_000), vecs, target=0.95)
+    tuned = index.tuning
+    assert tuned is not None and tuned.recall >= 0.95 and tuned.trained_on == 12_000
+    assert set(index.params) == {"ivf": {"nprobe"}, "hnsw": {"ef_search"}}.get(
+        kind, {"nprobe", "rerank"}
+    )
+    # Held-out queries near the data reach about the recall the sample measured.
+    queries = clustered(100, seed=9)
+    truth = exact_top(vecs, queries)
+    exact = {i: v for i, v in enumerate(vecs)}
+    _, found = index.search(queries, 10, exact=lambda ids: {int(i): exact[int(i)] for i in ids})
+    recall = np.mean([len(np.intersect1d(f, t)) / 10 for f, t in zip(found, truth, strict=True)])
+    assert recall >= 0.9
+
+
+def test_a_lower_target_buys_a_cheaper_setting_and_named_settings_are_measured():
+    vecs = clustered(12_000)
+    ids = np.arange(12_000)
+    strict = VectorIndex.build("ivf", 32, ids, vecs, target=0.99)
+    loose = VectorIndex.build("ivf", 32, ids, vecs, target=0.5)
+    assert loose.params["nprobe"] < strict.params["nprobe"]
+    named = VectorIndex.build("ivf", 32, ids, vecs, params={"nprobe": 1})
+    assert named.params == {"nprobe": 1} and named.tuning.recall < strict.tuning.recall
+
+
+def test_the_tuning_is_kept_through_save_and_load(tmp_path):
+    vecs = clustered(4000)
+    index = VectorIndex.build("ivf", 32, np.arange(4000), vecs)
+    files = index.save(tmp_path)
+    loaded = VectorIndex.load(
+        tmp_path, files, "ivf", count=4000, dim=32, tuned=index.tuning.to_dict()
+    )
+    assert loaded.tuning == index.tuning and loaded.params == index.params
+    assert loaded.base.nprobe == index.params["nprobe"]
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivfpq"])
+def test_compaction_folds_the_delta_in_without_retraining(tmp_path, kind):
+    n = 12_000
+    vecs = clustered(n)
+    index = VectorIndex.build(kind, 32, np.arange(n), vecs)
+    index.save(tmp_path)
+    centroids_before = _centroids(index)
+    index.remove(np.arange(0, 2000))
+    moved = clustered(10, seed=5)
+    index.add(np.arange(2000, 2010), moved)  # updates: their vectors move
+    index.add(np.array([n + 1]), vecs[:1])  # a new id with 0's old vector
+    compacted = index.compacted(tmp_path)
+    assert compacted.delta_size == 0 and compacted.base_file is None
+    assert len(compacted) == len(index) == n - 2000 + 1
+    assert set(compacted.ids()) == set(index.ids())
+    np.testing.assert_array_equal(_centroids(compacted), centroids_before)
+    assert compacted.tuning == index.tuning
+    _, found = compacted.search(np.vstack([vecs[:1], moved[:1]]), 10)
+    assert not set(found.ravel()) & set(range(2000))
+    assert n + 1 in found[0] and 2000 in found[1]
+    files = compacted.save(tmp_path)  # the base is written again, the delta emptied
+    assert files["base"] != index.base_file
+
+
+def _centroids(index: VectorIndex) -> np.ndarray | None:
+    if index.kind == "flat":
+        return None
+    import faiss
+
+    quantizer = faiss.extract_index_ivf(index.base).quantizer
+    return faiss.rev_swig_ptr(faiss.downcast_index(quantizer).get_xb(), quantizer.ntotal * 32)
+
+
+def test_a_graph_takes_new_vectors_in_place_and_is_rebuilt_only_for_dead_nodes(tmp_path):
+    vecs = clustered(6000)
+    graph = VectorIndex.build("hnsw", 32, np.arange(5000), vecs[:5000])
+    graph.save(tmp_path)
+    graph.remove(np.arange(10))
+    graph.add(np.array([20]), vecs[5000:5001])  # an update: a graph cannot replace node 20
+    graph.add(np.arange(5001, 6000), vecs[5001:])  # new ids: added to the graph itself
+    compacted = graph.compacted(tmp_path)
+    assert compacted.base.ntotal == 5000 + 999 and compacted.delta.ntotal == 1
+    assert set(compacted.ids()) == set(graph.ids())
+    _, found = compacted.search(np.vstack([vecs[:1], vecs[5000:5001], vecs[5500:5501]]), 5)
+    assert 0 not in found[0] and found[1][0] == 20 and found[2][0] == 5500
+    assert not compacted.rebuild_due()
+    compacted.remove(np.arange(DELTA_MIN + 1))
+    assert compacted.rebuild_due()  # too many hidden nodes
+
+
+def test_ivf_lists_sized_for_another_count_are_due_for_a_rebuild():
+    lists = VectorIndex.build("ivf", 32, np.arange(4000), clustered(4000))
+    assert not lists.rebuild_due()
+    lists.add(np.arange(4000, 4000 * RETRAIN_GROWTH + 1), clustered(4000 * 3 + 1, seed=3))
+    assert lists.rebuild_due()  # its lists were sized for a quarter of what it holds

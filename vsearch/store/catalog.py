@@ -61,6 +61,7 @@ from vsearch.store.locks import WriteLock
 from vsearch.store.metadata import MetadataStore, SyncRow
 from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, ItemRow
 from vsearch.store.retrieval import filtered_search
+from vsearch.store.tuning import UNTUNED
 from vsearch.store.vectors import VectorIndex, choose_kind
 
 __all__ = ["DB_NAME", "FAISS_NAME", "LOCK_NAME", "STAMP_NAME", "Catalog", "Writer"]
@@ -224,6 +225,8 @@ class Catalog:
             "pending": self.count("pending"),
             "vectors": len(vectors),
             "index_kind": vectors.kind,
+            "index_params": vectors.params,
+            "index_recall": None if vectors.tuning is None else vectors.tuning.recall,
             "schema_version": self.store.get_meta("schema_version"),
             "store": self.store.shown,
             "namespace": self.store.namespace,
@@ -364,9 +367,12 @@ class Catalog:
             return
         with self._vectors_lock:
             snapshot = self._fresh()
-            wanted = choose_kind(len(snapshot.vectors), self.manifest.index_kind)
-            if wanted != snapshot.vectors.kind or snapshot.vectors.compaction_due():
+            vectors = snapshot.vectors
+            wanted = choose_kind(len(vectors), self.manifest.index_kind, dim=vectors.dim)
+            if wanted != vectors.kind or vectors.rebuild_due():
                 snapshot = self._snapshot = self._rebuild()
+            elif vectors.compaction_due():
+                snapshot.vectors = vectors.compacted(self.folder)
             stamp = self._stamp()
             if (
                 self._damage is not None
@@ -424,6 +430,7 @@ class Catalog:
                     stamp["kind"],
                     count=stamp["count"],
                     dim=stamp["dim"],
+                    tuned=stamp.get("tuning"),
                 )
             except (ValueError, KeyError) as exc:
                 again = self._stamp()
@@ -442,8 +449,46 @@ class Catalog:
             generation = self.store.generation(session)
             dim = EncoderIdentity.from_dict(self.store.get_meta("encoder", session=session)).dim
             ids, vecs = self.store.all_vectors(session)
-        kind = choose_kind(len(ids), self.manifest.index_kind)
-        return _Snapshot(VectorIndex.build(kind, dim, ids, vecs), generation)
+        kind = choose_kind(len(ids), self.manifest.index_kind, dim=dim)
+        built = VectorIndex.build(
+            kind,
+            dim,
+            ids,
+            vecs,
+            target=self.manifest.index_recall,
+            params=self.manifest.search_params(kind),
+        )
+        return _Snapshot(built, generation)
+
+    def tune(
+        self,
+        *,
+        kind: str | None = None,
+        recall: float | None = None,
+        params: dict[str, int] | None = None,
+    ) -> None:
+        """Change how the vectors are indexed and rebuild them so: the ``kind`` (or ``auto``),
+        the recall@10 the tuning aims at, and settings that replace the tuning (``{}`` clears
+        them). What is not given stays as it is."""
+        if kind is not None:
+            choose_kind(0, kind)  # validates the name
+        if recall is not None and not 0.0 < recall <= 1.0:
+            raise ValueError(f"the recall target is in (0, 1], got {recall}")
+        known = {name for setting in UNTUNED.values() for name in setting}
+        unknown = set(params or {}) - known
+        if unknown or any(value < 1 for value in (params or {}).values()):
+            raise ValueError(
+                f"index settings are positive integers named {', '.join(sorted(known))}; "
+                f"got {params}"
+            )
+        with self.writing(wait=SHORT_WRITE_WAIT), self._vectors_lock:
+            self.manifest.index_kind = kind if kind is not None else self.manifest.index_kind
+            if recall is not None:
+                self.manifest.index_recall = recall
+            if params is not None:
+                self.manifest.index_params = dict(params)
+            self.manifest.save(self.folder)
+            self._snapshot = self._rebuild()
 
     def rebuild(self) -> None:
         """Recreate the FAISS index from the stored vectors and save it (under the lock)."""
@@ -487,6 +532,8 @@ class Catalog:
             "dim": snapshot.vectors.dim,
             "files": files,
         }
+        if snapshot.vectors.tuning is not None:
+            stamp["tuning"] = snapshot.vectors.tuning.to_dict()
         write_text(self.folder / STAMP_NAME, json.dumps(stamp, indent=2) + "\n")
 
 

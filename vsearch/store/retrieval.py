@@ -61,7 +61,9 @@ def filtered_search(
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
     query = query_emb[None, :]
     if not filters:
-        scores, ids = vectors.search(query, k)
+        scores, ids = vectors.search(
+            query, k, exact=lambda found: store.vectors_by_id(found.tolist())
+        )
         return _cut(scores[0], ids[0], k, min_score)
     few = matching_ids(store, filters, limit=EXACT_AT + 1)
     if len(few) <= EXACT_AT:
@@ -74,6 +76,8 @@ def filtered_search(
         above = passed if min_score is None else passed & (scores >= min_score)
         exhausted = fetch >= n or (min_score is not None and scores[found][-1] < min_score)
         if above.sum() >= k or exhausted:
+            if vectors.kind == "ivfpq":  # lossy scores: rank what passed on the stored vectors
+                return _cut(*_exact_among(vectors, store, query_emb, k, ids[passed]), k, min_score)
             return _cut(scores[passed], ids[passed], k, min_score)
         rate = max(int(passed.sum()), 1) / fetch
         fetch = int(min(n, max(fetch * OVERFETCH, 2 * k / rate)))

@@ -10,13 +10,21 @@ costs no rebuild; the catalog compacts (rebuilds the base from the store) once t
 
 Index types, chosen by size unless the user names one:
 
-============  =====================  ==============================================
-kind          used for (auto)        why
-============  =====================  ==============================================
-``flat``      n < 200,000            exact; 100k x 384-d searches in a few ms
-``hnsw``      200,000 <= n < 2M      graph search, ~10x faster than flat, exact-ish
-``ivfpq``     n >= 2,000,000         compressed codes (dim/8 bytes a vector) fit RAM
-============  =====================  ==============================================
+============  ==========================  =================================================
+kind          used for (auto)             why
+============  ==========================  =================================================
+``flat``      n < 20,000                  exact; a few ms a query at that size
+``ivf``       up to 4 GiB of vectors      inverted lists of the exact vectors: sub-ms to a
+                                          few ms, cheap to build, and compacted in place
+``ivfpq``     more than that              compressed codes (dim/8 bytes a vector) fit RAM;
+                                          the candidates are re-ranked on exact vectors
+``hnsw``      only when named             a graph: fast, but slow to build and rebuilt on
+                                          compaction (it cannot drop a node)
+============  ==========================  =================================================
+
+The approximate kinds are tuned when built: the cheapest search setting (nprobe, efSearch,
+re-rank depth) whose recall@10 on a sample of the index's own vectors reaches the target
+(:mod:`vsearch.store.tuning`) is kept with the index, with the recall it measured.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,13 +41,23 @@ import faiss
 import numpy as np
 
 from vsearch.atomic import atomic_path
+from vsearch.store import tuning
+from vsearch.store.tuning import Tuning
 
-KINDS = ("flat", "hnsw", "ivfpq")
-FLAT_MAX = 200_000
-HNSW_MAX = 2_000_000
+KINDS = ("flat", "ivf", "hnsw", "ivfpq")
+FLAT_MAX = 20_000
+#: Past this many bytes of float32 vectors the automatic choice stores compressed codes.
+EXACT_BYTES_MAX = 4 << 30
 HNSW_NEIGHBOURS = 32
-HNSW_EF_SEARCH = 128
-IVF_NPROBE = 16
+HNSW_EF_CONSTRUCTION = 80
+#: FAISS wants at least 39 training points per inverted list; more train better, cost more.
+IVF_TRAIN_PER_LIST = 64
+IVF_TRAIN_ITERATIONS = 10
+#: Fewer vectors than this cannot train the kind (PQ wants 39 per each of its 256 codes).
+TRAIN_MIN = {"ivf": 1_000, "ivfpq": 10_000}
+#: An IVF index is retrained (rebuilt) once it holds this many times more or fewer vectors than
+#: it was trained on: its lists are sized for that count.
+RETRAIN_GROWTH = 4
 #: Below this many queries FAISS's work is serial; its OpenMP region then only costs time, a lot of
 #: it when other processes keep the cores busy (measured: 10 ms vs 70 ms at 100k on 2 busy cores).
 SERIAL_QUERIES = 16
@@ -48,9 +66,18 @@ SERIAL_QUERIES = 16
 #: 384-d costs about a millisecond, a rebuild of the base costs reading every stored vector.
 DELTA_SHARE = 0.05
 DELTA_MIN = 4096
+#: A graph (which cannot drop nodes) is rebuilt once this share of its nodes is hidden.
+DEAD_SHARE = 0.2
 BASE_NAME = "vectors.faiss"
 DELTA_NAME = "vectors.delta.npz"
 _HASH_CHUNK = 1 << 24
+_ADD_CHUNK = 65_536
+
+#: ``exact(ids) -> {id: (dim,) float32}``: the exact vectors of the ids an ivfpq search found,
+#: for re-ranking them (the catalog reads them from the store); an id it lacks is dropped.
+ExactVectors = Callable[[np.ndarray], dict[int, np.ndarray]]
+#: ``progress(done, total)`` while vectors are added to a new base.
+Progress = Callable[[int, int], None]
 
 
 @contextmanager
@@ -63,25 +90,49 @@ def _omp_threads(count: int) -> Iterator[None]:
         faiss.omp_set_num_threads(previous)
 
 
-def choose_kind(n: int, requested: str = "auto") -> str:
-    """The index kind for ``n`` vectors: ``requested`` unless it is ``auto``."""
+def choose_kind(n: int, requested: str = "auto", *, dim: int = 384) -> str:
+    """The index kind for ``n`` vectors of ``dim``: ``requested`` unless it is ``auto``, or
+    ``flat`` while a requested IVF kind has too few vectors to train on."""
     if requested != "auto":
         if requested not in KINDS:
             raise ValueError(f"unknown index kind {requested!r}; valid: auto, {', '.join(KINDS)}")
-        return requested
+        return "flat" if n < TRAIN_MIN.get(requested, 0) else requested
     if n < FLAT_MAX:
         return "flat"
-    return "hnsw" if n < HNSW_MAX else "ivfpq"
+    return "ivf" if n * dim * 4 <= EXACT_BYTES_MAX else "ivfpq"
 
 
-def _ivfpq(dim: int, n: int) -> faiss.Index:
-    # FAISS wants ~39 training points per list; 4*sqrt(n) lists is the usual balance.
-    nlist = max(1, min(65536, int(4 * math.sqrt(max(n, 1))), n // 39))
-    subquantizers = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
-    index = faiss.IndexIVFPQ(
-        faiss.IndexFlatIP(dim), dim, nlist, subquantizers, 8, faiss.METRIC_INNER_PRODUCT
-    )
-    index.nprobe = IVF_NPROBE
+def ivf_lists(n: int) -> int:
+    """Inverted lists for ``n`` vectors: 2*sqrt(n) (a few hundred vectors each at 1M), no more
+    than ``n / 39`` so that each list has its training points."""
+    return max(1, min(65_536, int(2 * math.sqrt(max(n, 1))), n // 39))
+
+
+def _new_base(kind: str, dim: int, vectors: np.ndarray | None) -> faiss.Index:
+    n = 0 if vectors is None else len(vectors)
+    if kind == "flat":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        return faiss.IndexIDMap2(inner)
+    if kind not in ("ivf", "ivfpq"):
+        raise ValueError(f"unknown index kind {kind!r}; valid: {', '.join(KINDS)}")
+    nlist = ivf_lists(n)
+    if vectors is None or n < nlist * 39 or n < 39:
+        raise ValueError(f"an {kind} index needs at least {max(nlist, 1) * 39} vectors to train")
+    quantizer = faiss.IndexFlatIP(dim)
+    if kind == "ivf":
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        subquantizers = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
+        metric = faiss.METRIC_INNER_PRODUCT
+        index = faiss.IndexIVFPQ(quantizer, dim, nlist, subquantizers, 8, metric)
+    index.cp.niter = IVF_TRAIN_ITERATIONS
+    # Exact vectors and in-place removal by id, for filters and compaction.
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    sample = vectors[np.random.default_rng(0).permutation(n)[: IVF_TRAIN_PER_LIST * nlist]]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
 
 
@@ -91,17 +142,27 @@ class VectorIndex:
     It does not own the vectors: the metadata store does, and ``build`` recreates this from them.
     """
 
-    def __init__(self, base: faiss.Index, kind: str, *, base_file: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        base: faiss.Index,
+        kind: str,
+        *,
+        base_file: dict[str, Any] | None = None,
+        tuning: Tuning | None = None,
+    ):
         self.base = base
         self.kind = kind
         #: ``{"sha256", "size", "mtime_ns"}`` of the base file this base was read from or
         #: written to; None while the base exists only in memory.
         self.base_file = base_file
+        #: The search setting in use and the recall it measured (None: flat, or not tuned yet).
+        self.tuning = tuning
         self.delta = faiss.IndexIDMap2(faiss.IndexFlatIP(base.d))
         self._hidden = np.zeros(0, np.int64)  # sorted base ids not to return
         self._base_ids: np.ndarray | None = None  # sorted, read from the base on first need
         # IDSelectorNot(IDSelectorBatch(hidden)) and its part: swig keeps no wrapped object alive
         self._exclude: tuple[faiss.IDSelector, faiss.IDSelector] | None = None
+        self._set_params(self.params)
 
     @property
     def dim(self) -> int:
@@ -111,40 +172,145 @@ class VectorIndex:
         return int(self.base.ntotal) - len(self._hidden) + int(self.delta.ntotal)
 
     @property
+    def params(self) -> dict[str, int]:
+        """The search setting: ``nprobe`` (ivf, ivfpq), ``ef_search`` (hnsw), ``rerank``
+        (ivfpq: candidates re-ranked per wanted hit); empty for flat."""
+        if self.tuning is not None:
+            return dict(self.tuning.params)
+        return dict(tuning.UNTUNED.get(self.kind, {}))
+
+    @property
     def delta_size(self) -> int:
         """Vectors in the delta plus base vectors hidden: the work a compaction would fold in."""
         return int(self.delta.ntotal) + len(self._hidden)
 
     def compaction_due(self) -> bool:
-        return self.delta_size > max(DELTA_MIN, DELTA_SHARE * self.base.ntotal)
+        """Whether the delta has grown past its share: a graph's hidden nodes stay in it (see
+        :meth:`rebuild_due`), so for hnsw only the delta's vectors count."""
+        pending = int(self.delta.ntotal) if self.kind == "hnsw" else self.delta_size
+        return pending > self._delta_limit()
+
+    def rebuild_due(self) -> bool:
+        """Whether the base must be rebuilt from every vector: a graph holding too many hidden
+        nodes, or updates, which it cannot replace; inverted lists sized for a count far from
+        today's."""
+        if self.kind == "hnsw":
+            dead = len(self._hidden) > max(DELTA_MIN, DEAD_SHARE * self.base.ntotal)
+            updates = np.isin(self._delta_ids(), self.base_ids()).sum() > self._delta_limit()
+            return bool(dead or updates)
+        if self.kind in ("ivf", "ivfpq") and self.tuning is not None:
+            trained = max(1, self.tuning.trained_on)
+            return not trained / RETRAIN_GROWTH <= len(self) <= trained * RETRAIN_GROWTH
+        return False
+
+    def _delta_limit(self) -> float:
+        return max(DELTA_MIN, DELTA_SHARE * self.base.ntotal)
 
     @classmethod
     def build(
-        cls, kind: str, dim: int, ids: np.ndarray | None = None, vectors: np.ndarray | None = None
+        cls,
+        kind: str,
+        dim: int,
+        ids: np.ndarray | None = None,
+        vectors: np.ndarray | None = None,
+        *,
+        target: float = tuning.RECALL_TARGET,
+        params: dict[str, int] | None = None,
+        progress: Progress | None = None,
     ) -> VectorIndex:
-        """A new index of ``kind`` holding ``vectors`` (``(n, dim)`` float32) under ``ids``."""
+        """A new index of ``kind`` holding ``vectors`` (``(n, dim)`` float32) under ``ids``,
+        its search setting chosen to reach recall@10 ``target`` (or ``params``, measured)."""
         n = 0 if ids is None else len(ids)
-        if kind == "flat":
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        elif kind == "hnsw":
-            inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efSearch = HNSW_EF_SEARCH
-            index = faiss.IndexIDMap2(inner)
-        elif kind == "ivfpq":
-            index = _ivfpq(dim, n)
-            if vectors is None or n < index.nlist * 39:
-                raise ValueError(
-                    f"an ivfpq index needs at least {index.nlist * 39} vectors to train"
-                )
-            sample = vectors[np.random.default_rng(0).permutation(n)[: 256 * index.nlist]]
-            index.train(np.ascontiguousarray(sample, dtype=np.float32))
-        else:
-            raise ValueError(f"unknown index kind {kind!r}; valid: {', '.join(KINDS)}")
+        base = _new_base(kind, dim, vectors)
         if n:
-            index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
-        return cls(index, kind)
+            assert ids is not None and vectors is not None
+            ids = np.asarray(ids, dtype=np.int64)
+            for start in range(0, n, _ADD_CHUNK):
+                stop = min(n, start + _ADD_CHUNK)
+                base.add_with_ids(
+                    np.ascontiguousarray(vectors[start:stop], dtype=np.float32), ids[start:stop]
+                )
+                if progress is not None:
+                    progress(stop, n)
+        built = cls(base, kind)
+        if kind != "flat" and n:
+            assert ids is not None and vectors is not None
+            built.retune(ids, vectors, target=target, params=params)
+        return built
+
+    def retune(
+        self,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        target: float = tuning.RECALL_TARGET,
+        params: dict[str, int] | None = None,
+    ) -> Tuning:
+        """Choose (or, given ``params``, measure) the search setting on a sample of ``vectors``
+        (every vector this index holds, under ``ids``) and keep it."""
+        sample = tuning.sample_truth(np.asarray(ids, np.int64), vectors)
+        order = np.argsort(ids)
+        sorted_ids = np.asarray(ids, np.int64)[order]
+
+        def exact(found: np.ndarray) -> dict[int, np.ndarray]:
+            rows = order[np.searchsorted(sorted_ids, found)]
+            return dict(zip(found.tolist(), vectors[rows], strict=True))
+
+        def search(queries: np.ndarray, k: int, setting: dict[str, int]) -> np.ndarray:
+            self._set_params(setting)
+            self.tuning = tuning.Tuning(setting, None, target, 0, len(self))
+            return self.search(queries, k, exact=exact)[1]
+
+        limits = {"nprobe": faiss.extract_index_ivf(self.base).nlist} if "ivf" in self.kind else {}
+        chosen = tuning.choose(
+            self.kind,
+            search,
+            sample,
+            target=target,
+            fixed=params,
+            trained_on=len(self),
+            limits=limits,
+        )
+        self.tuning = chosen
+        self._set_params(chosen.params)
+        return chosen
+
+    def _set_params(self, params: dict[str, int]) -> None:
+        if "nprobe" in params:
+            faiss.extract_index_ivf(self.base).nprobe = params["nprobe"]
+        if "ef_search" in params:
+            faiss.downcast_index(self.base.index).hnsw.efSearch = params["ef_search"]
+
+    def compacted(self, folder: Path) -> VectorIndex:
+        """A new base holding what this index returns, made without a rebuild: the base read
+        into memory (from its file in ``folder`` when it has one), the delta added to it and the
+        ids it replaces or hides removed. A graph cannot remove nodes: there only the delta's
+        new ids are added, and hidden ids and updates stay as they are (see :meth:`rebuild_due`).
+        """
+        if self.base_file is not None:
+            path = folder / BASE_NAME
+            if _file_stat(path) != {k: self.base_file[k] for k in ("size", "mtime_ns")}:
+                raise ValueError(f"{BASE_NAME} changed since it was read")
+            base = faiss.read_index(str(path))
+        else:
+            base = faiss.clone_index(self.base)
+        delta_ids = self._delta_ids()
+        if self.kind == "hnsw":
+            fresh = delta_ids[~np.isin(delta_ids, self.base_ids())]
+            kept = np.setdiff1d(delta_ids, fresh)
+        else:
+            fresh, kept = delta_ids, delta_ids[:0]
+            gone = np.union1d(self._hidden, delta_ids)
+            if len(gone):
+                base.remove_ids(np.ascontiguousarray(gone, dtype=np.int64))
+        if len(fresh):
+            base.add_with_ids(self.delta.reconstruct_batch(fresh), fresh)
+        compacted = VectorIndex(base, self.kind, tuning=self.tuning)
+        if self.kind == "hnsw":
+            compacted._hidden = self._hidden.copy()
+        if len(kept):
+            compacted.delta.add_with_ids(self.delta.reconstruct_batch(kept), kept)
+        return compacted
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add ``vectors`` (``(n, dim)`` float32, unit rows) under ``ids`` (``(n,)`` int64); an id
@@ -181,13 +347,22 @@ class VectorIndex:
         live = np.setdiff1d(self.base_ids(), self._hidden, assume_unique=True)
         return np.union1d(live, self._delta_ids())
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, *, exact: ExactVectors | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` by inner product.
+
+        Args:
+            exact: for ``ivfpq``, the source of exact vectors: its ``rerank`` times ``k``
+                candidates are then re-scored on them. Without it, the scores are the codes'.
 
         Returns:
             ``(scores float32 (q, k), ids int64 (q, k))``; missing slots have id -1.
         """
-        return self._search(queries, k, None)
+        if self.kind != "ivfpq" or exact is None:
+            return self._search(queries, k, None)
+        _, ids = self._search(queries, k * self.params.get("rerank", 1), None)
+        return _reranked(np.asarray(queries, np.float32), ids, exact, k)
 
     def search_among(
         self, queries: np.ndarray, k: int, allowed: np.ndarray
@@ -231,11 +406,11 @@ class VectorIndex:
         in_delta = None if allowed is None else _batch(allowed)
         threads = 1 if len(queries) < SERIAL_QUERIES else faiss.omp_get_max_threads()
         with _omp_threads(threads):
-            base_params = None if in_base is None else _params(self.kind, in_base)
+            base_params = None if in_base is None else _params(self.kind, self.params, in_base)
             scores, ids = self.base.search(queries, k, params=base_params)
             if self.delta.ntotal == 0:
                 return scores, ids
-            delta_params = None if in_delta is None else _params("flat", in_delta)
+            delta_params = None if in_delta is None else _params("flat", {}, in_delta)
             more = self.delta.search(queries, k, params=delta_params)
         scores, ids = np.hstack([scores, more[0]]), np.hstack([ids, more[1]])
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -278,7 +453,14 @@ class VectorIndex:
 
     @classmethod
     def load(
-        cls, folder: Path, files: dict[str, Any], kind: str, *, count: int, dim: int
+        cls,
+        folder: Path,
+        files: dict[str, Any],
+        kind: str,
+        *,
+        count: int,
+        dim: int,
+        tuned: dict[str, Any] | None = None,
     ) -> VectorIndex:
         """Read what :meth:`save` wrote, checking it is what was written.
 
@@ -302,7 +484,12 @@ class VectorIndex:
             raise ValueError(f"{BASE_NAME} cannot be read by FAISS: {exc}") from None
         if _file_stat(base_path) != stat:
             raise ValueError(f"{BASE_NAME} changed while it was read")
-        loaded = cls(base, kind, base_file={"sha256": sha256, **stat})
+        loaded = cls(
+            base,
+            kind,
+            base_file={"sha256": sha256, **stat},
+            tuning=None if tuned is None else Tuning.from_dict(tuned),
+        )
         if files["delta"] is not None:
             loaded._read_delta(folder / DELTA_NAME, files["delta"]["sha256"])
         if len(loaded) != count or base.d != dim:
@@ -328,16 +515,37 @@ class VectorIndex:
 _READ_FLAGS = {
     "flat": faiss.IO_FLAG_MMAP_IFC,
     "hnsw": faiss.IO_FLAG_MMAP_IFC,
+    "ivf": faiss.IO_FLAG_MMAP,
     "ivfpq": faiss.IO_FLAG_MMAP,
 }
 
 
-def _params(kind: str, selector: faiss.IDSelector) -> faiss.SearchParameters:
-    if kind == "ivfpq":
-        return faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE)
+def _params(
+    kind: str, setting: dict[str, int], selector: faiss.IDSelector
+) -> faiss.SearchParameters:
+    if kind in ("ivf", "ivfpq"):
+        return faiss.SearchParametersIVF(sel=selector, nprobe=setting["nprobe"])
     if kind == "hnsw":
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=setting["ef_search"])
     return faiss.SearchParameters(sel=selector)
+
+
+def _reranked(
+    queries: np.ndarray, candidates: np.ndarray, exact: ExactVectors, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's ``candidates`` (-1: none) re-scored on their exact vectors, top ``k``."""
+    scores = np.full((len(queries), k), -np.inf, np.float32)
+    ids = np.full((len(queries), k), -1, np.int64)
+    for row, (query, found) in enumerate(zip(queries, candidates, strict=True)):
+        vectors = exact(found[found >= 0])
+        if not vectors:
+            continue
+        known = np.fromiter(vectors, np.int64, len(vectors))
+        exact_scores = np.stack(list(vectors.values())) @ query
+        order = np.lexsort((known, -exact_scores))[:k]
+        scores[row, : len(order)] = exact_scores[order]
+        ids[row, : len(order)] = known[order]
+    return scores, ids
 
 
 def _batch(ids: np.ndarray) -> faiss.IDSelector:
