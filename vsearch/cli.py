@@ -373,6 +373,62 @@ def info(index: IndexOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command(cls=Command)
+def tune(
+    index: IndexOption = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KIND",
+            help="Index kind: auto (by size), flat (exact), ivf, hnsw, ivfpq.",
+        ),
+    ] = None,
+    recall: Annotated[
+        float | None,
+        typer.Option(
+            metavar="R",
+            help="Recall@10 the search settings are tuned to reach, measured on a sample "
+            "of the index's own vectors (default 0.95).",
+        ),
+    ] = None,
+    nprobe: Annotated[
+        int | None, typer.Option(metavar="N", help="Fixed lists searched (ivf, ivfpq).")
+    ] = None,
+    ef_search: Annotated[
+        int | None, typer.Option(metavar="N", help="Fixed graph search breadth (hnsw).")
+    ] = None,
+    rerank: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Fixed candidates re-ranked per hit (ivfpq)."),
+    ] = None,
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Drop fixed settings: tune to the recall target.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-index the vectors with another kind, recall target or fixed search settings.
+
+    Rebuilds the vector index from the stored vectors (no re-encoding) and shows the kind,
+    settings and measured recall it chose; they stay with the index for later ingests.
+    """
+    from vsearch.index import Index
+
+    named = {"nprobe": nprobe, "ef_search": ef_search, "rerank": rerank}
+    fixed = {name: value for name, value in named.items() if value is not None}
+    params = {} if auto else (fixed or None)
+    try:
+        with Index.open(_settings(index=index)["index"]) as idx:
+            facts = idx.tune(kind=kind, recall=recall, params=params)
+    except (VsearchError, ValueError) as exc:
+        raise _fail(exc) from None
+    shown = {key: facts[key] for key in ("vectors", "index_kind", "index_params", "index_recall")}
+    if as_json:
+        typer.echo(json.dumps(shown))
+        return
+    for key, value in shown.items():
+        typer.echo(f"{key:>14}: {value}")
+
+
+@app.command(cls=Command)
 def models(as_json: JsonOption = False) -> None:
     """List the built-in encoders, the released VLM2Vec checkpoints and the cached models.
 

@@ -208,6 +208,19 @@ class Index:
         with self.catalog.writing(wait=SHORT_WRITE_WAIT) as writer:
             writer.reindex(enc.identity, _encoder_facts(enc))
 
+    def tune(
+        self,
+        *,
+        kind: str | None = None,
+        recall: float | None = None,
+        params: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Re-index the vectors as ``kind`` (``auto``, ``flat``, ``ivf``, ``hnsw``, ``ivfpq``),
+        tuned to reach recall@10 ``recall``, or with fixed ``params`` (``nprobe``,
+        ``ef_search``, ``rerank``; ``{}`` goes back to tuning); returns :meth:`info`."""
+        self.catalog.tune(kind=kind, recall=recall, params=params)
+        return self.info()
+
     def rebuild_vectors(self) -> None:
         """Recreate the FAISS index from the stored vectors and save it."""
         self.catalog.rebuild()
