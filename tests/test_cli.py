@@ -68,6 +68,22 @@ def test_query_table(indexed):
     assert first.endswith(str((photo_dir / "img3.png").resolve()))
 
 
+def test_tune_rebuilds_with_another_kind_and_refuses_bad_settings_in_one_line(indexed):
+    index, photo_dir = indexed
+    result = run("tune", "--index", index, "--kind", "hnsw", "--ef-search", "64", "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert facts["index_kind"] == "hnsw" and facts["index_params"] == {"ef_search": 64}
+    assert 0 <= facts["index_recall"] <= 1  # measured on its own vectors
+    hits = run("query", "--image", photo_dir / "img3.png", "--index", index, "-k", "1", "--json")
+    assert json.loads(hits.stdout)["path"] == "img3.png"
+    text = run("tune", "--index", index, "--kind", "auto", "--auto").stdout
+    assert "index_kind: flat" in text and "index_recall: None" in text
+    for bad in (["--recall", "1.5"], ["--kind", "annoy"], ["--nprobe", "0"]):
+        result = run("tune", "--index", index, *bad)
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, bad
+
+
 def test_info(indexed):
     index, _ = indexed
     result = run("info", "--index", index, "--json")
