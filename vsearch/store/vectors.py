@@ -62,10 +62,12 @@ RETRAIN_GROWTH = 4
 #: it when other processes keep the cores busy (measured: 10 ms vs 70 ms at 100k on 2 busy cores).
 SERIAL_QUERIES = 16
 #: The delta is compacted into a new base once it holds this share of the base's vectors
-#: (added plus hidden), and at least DELTA_MIN of them: an exact search over 4096 vectors of
-#: 384-d costs about a millisecond, a rebuild of the base costs reading every stored vector.
+#: (added plus hidden), at least DELTA_MIN and at most DELTA_MAX of them: every query searches
+#: the delta exactly (4096 vectors of 384-d: about a millisecond), a compaction reads and
+#: writes the base.
 DELTA_SHARE = 0.05
 DELTA_MIN = 4096
+DELTA_MAX = 32_768
 #: A graph (which cannot drop nodes) is rebuilt once this share of its nodes is hidden.
 DEAD_SHARE = 0.2
 BASE_NAME = "vectors.faiss"
@@ -129,8 +131,8 @@ def _new_base(kind: str, dim: int, vectors: np.ndarray | None) -> faiss.Index:
         metric = faiss.METRIC_INNER_PRODUCT
         index = faiss.IndexIVFPQ(quantizer, dim, nlist, subquantizers, 8, metric)
     index.cp.niter = IVF_TRAIN_ITERATIONS
-    # Exact vectors and in-place removal by id, for filters and compaction.
-    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    if kind == "ivf":  # its exact vectors by id, for filters (ivfpq's are read from the store)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
     sample = vectors[np.random.default_rng(0).permutation(n)[: IVF_TRAIN_PER_LIST * nlist]]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
@@ -185,7 +187,7 @@ class VectorIndex:
         return int(self.delta.ntotal) + len(self._hidden)
 
     def compaction_due(self) -> bool:
-        """Whether the delta has grown past its share: a graph's hidden nodes stay in it (see
+        """Whether the delta has grown past its limit: a graph's hidden nodes stay in it (see
         :meth:`rebuild_due`), so for hnsw only the delta's vectors count."""
         pending = int(self.delta.ntotal) if self.kind == "hnsw" else self.delta_size
         return pending > self._delta_limit()
@@ -204,7 +206,7 @@ class VectorIndex:
         return False
 
     def _delta_limit(self) -> float:
-        return max(DELTA_MIN, DELTA_SHARE * self.base.ntotal)
+        return max(DELTA_MIN, min(DELTA_MAX, DELTA_SHARE * self.base.ntotal))
 
     @classmethod
     def build(
