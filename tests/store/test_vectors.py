@@ -322,3 +322,15 @@ def test_ivf_lists_sized_for_another_count_are_due_for_a_rebuild():
     assert not lists.rebuild_due()
     lists.add(np.arange(4000, 4000 * RETRAIN_GROWTH + 1), clustered(4000 * 3 + 1, seed=3))
     assert lists.rebuild_due()  # its lists were sized for a quarter of what it holds
+
+
+def test_the_automatic_choice_replaces_an_ivf_index_that_must_scan_too_much_by_a_graph():
+    ids = np.arange(5000)
+    spread = unit(5000, 32)  # no clusters: neighbours lie in many lists
+    assert VectorIndex.build_auto("ivf", 32, ids, spread).kind == "hnsw"
+    centres = unit(100, 32, seed=4)
+    tight = centres[np.arange(5000) % 100] + 0.02 * unit(5000, 32, seed=5)
+    tight /= np.linalg.norm(tight, axis=1, keepdims=True)
+    assert VectorIndex.build_auto("ivf", 32, ids, tight).kind == "ivf"
+    fixed = VectorIndex.build_auto("ivf", 32, ids, spread, params=lambda kind: {"nprobe": 2})
+    assert (fixed.kind, fixed.params) == ("ivf", {"nprobe": 2})  # named settings are kept

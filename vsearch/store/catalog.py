@@ -62,7 +62,7 @@ from vsearch.store.metadata import MetadataStore, SyncRow
 from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, ItemRow
 from vsearch.store.retrieval import filtered_search
 from vsearch.store.tuning import UNTUNED
-from vsearch.store.vectors import VectorIndex, choose_kind
+from vsearch.store.vectors import VectorIndex, choose_kind, suits
 
 __all__ = ["DB_NAME", "FAISS_NAME", "LOCK_NAME", "STAMP_NAME", "Catalog", "Writer"]
 
@@ -369,7 +369,7 @@ class Catalog:
             snapshot = self._fresh()
             vectors = snapshot.vectors
             wanted = choose_kind(len(vectors), self.manifest.index_kind, dim=vectors.dim)
-            if wanted != vectors.kind or vectors.rebuild_due():
+            if not suits(wanted, vectors.kind) or vectors.rebuild_due():
                 snapshot = self._snapshot = self._rebuild()
             elif vectors.compaction_due():
                 snapshot.vectors = vectors.compacted(self.folder)
@@ -450,14 +450,14 @@ class Catalog:
             dim = EncoderIdentity.from_dict(self.store.get_meta("encoder", session=session)).dim
             ids, vecs = self.store.all_vectors(session)
         kind = choose_kind(len(ids), self.manifest.index_kind, dim=dim)
-        built = VectorIndex.build(
-            kind,
-            dim,
-            ids,
-            vecs,
-            target=self.manifest.index_recall,
-            params=self.manifest.search_params(kind),
-        )
+        target = self.manifest.index_recall
+        if self.manifest.index_kind == "auto":
+            built = VectorIndex.build_auto(
+                kind, dim, ids, vecs, target=target, params=self.manifest.search_params
+            )
+        else:
+            params = self.manifest.search_params(kind)
+            built = VectorIndex.build(kind, dim, ids, vecs, target=target, params=params)
         return _Snapshot(built, generation)
 
     def tune(
