@@ -18,8 +18,9 @@ kind          used for (auto)             why
                                           few ms, cheap to build, and compacted in place
 ``ivfpq``     more than that              compressed codes (dim/8 bytes a vector) fit RAM;
                                           the candidates are re-ranked on exact vectors
-``hnsw``      only when named             a graph: fast, but slow to build and rebuilt on
-                                          compaction (it cannot drop a node)
+``hnsw``      where ivf scans > 10%       a graph: fast on spread-out neighbours, slow to
+                                          build; it takes new ids in place but cannot drop
+                                          a node (rebuilt at 20% hidden)
 ============  ==========================  =================================================
 
 The approximate kinds are tuned when built: the cheapest search setting (nprobe, efSearch,
