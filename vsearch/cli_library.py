@@ -125,12 +125,22 @@ def ingest(
     dtype: DtypeOption = None,
     batch_size: BatchOption = None,
     store: StoreOption = None,
+    ocr: Annotated[
+        bool | None,
+        typer.Option(
+            "--ocr/--no-ocr",
+            help="Read the text in images and scanned PDF pages (default: on), so a query "
+            "finds them by their words.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index folders' images and texts (.txt .md) and keep the index in sync with them.
+    """Index folders' images, PDFs (one item per page) and texts, and keep the index in sync.
 
-    Images: .jpg .png .webp .gif .bmp .tiff .heic .avif. Rerun it to pick up new, changed,
-    moved and deleted files; files it cannot read are listed with a reason.
+    Images: .jpg .png .webp .gif .bmp .tiff .heic .avif; texts: .txt .md .rst .csv .json .html.
+    Rerun it to pick up new, changed, moved and deleted files; files it cannot read are listed
+    with a reason.
     """
     flags = {"index": index, "model": model, "device": device, "batch_size": batch_size}
     try:
@@ -141,6 +151,7 @@ def ingest(
                 exclude=exclude,
                 also_exclude=settings["exclude"],
                 workers=workers,
+                ocr=ocr,
                 progress=_TqdmProgress(),
             )
     except (VsearchError, ValueError) as exc:

@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vsearch.pages import split_page
+
 if TYPE_CHECKING:
     from vsearch.store.models import ItemRow
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result. ``path`` is relative to the ingested root; ``abspath`` is on disk."""
+    """One search result. ``path`` is relative to the ingested root (a PDF page's ends in
+    ``#page=N``); ``abspath`` is the file on disk."""
 
     id: int
     path: str
@@ -45,7 +48,8 @@ class Hit:
             "gps_lat": row.gps_lat,
             "gps_lon": row.gps_lon,
             "text": row.text[:300] if row.text else None,
+            "text_source": row.text_source,
             "content_hash": row.content_hash,
         }
         metadata = {k: v for k, v in data.items() if v is not None}
-        return cls(row.id, row.path, root / row.path, score, row.kind, metadata)
+        return cls(row.id, row.path, root / split_page(row.path)[0], score, row.kind, metadata)

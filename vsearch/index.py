@@ -235,6 +235,7 @@ class Index:
         also_exclude: Sequence[str] = (),
         workers: int | None = None,
         batch_size: int | None = None,
+        ocr: bool | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
         """Synchronise the index with the files under ``folders`` (default: every folder it holds).
@@ -250,6 +251,9 @@ class Index:
                 ``[]`` clears them); None: each folder's remembered globs.
             also_exclude: globs skipped this time in every folder, not remembered (the config
                 file's ``exclude``).
+            ocr: read the text in images and scanned PDF pages (searchable by keyword and
+                fused into their vectors); None: the default (``OCR_BY_DEFAULT``). It applies to
+                what is embedded now: ``--reindex`` redoes the rest.
 
         Returns:
             One report for all the folders; its ``failed`` paths are relative to their folder
@@ -267,6 +271,8 @@ class Index:
         )
         if workers is not None:
             options.workers = workers
+        if ocr is not None:
+            options.ocr = ocr
         with self.catalog.writing() as writer:
             chosen = self._folders_to_sync(writer, named, exclude)
             return self._sync(writer, chosen, options, progress)

@@ -11,6 +11,8 @@ from sqlalchemy import text
 
 from vsearch.index import Index
 
+from .schema_v3 import downgrade_tables_to_v3
+
 _ITEM_COLUMNS = (
     "id, path, kind, size, mtime_ns, content_hash, status, error, width, height, taken_at, "
     "camera_make, camera_model, gps_lat, gps_lon, exif, text, indexed_at"
@@ -50,6 +52,7 @@ def downgrade_to_v2(folder: Path, also: Callable[[Any, Any], None] | None = None
         (only,) = idx.store.folders()
         store = idx.store
         with store.transaction() as session:
+            downgrade_tables_to_v3(store, session)
             store.set_meta("root", only.path, session)
             store.set_meta("schema_version", 2, session)
             for statement in _SQLITE if store.dialect == "sqlite" else _POSTGRES:
@@ -58,5 +61,5 @@ def downgrade_to_v2(folder: Path, also: Callable[[Any, Any], None] | None = None
                 also(store, session)
     manifest = (folder / "vsearch.json").read_text()
     (folder / "vsearch.json").write_text(
-        manifest.replace('"schema_version": 3', '"schema_version": 2')
+        manifest.replace('"schema_version": 4', '"schema_version": 2')
     )

@@ -76,6 +76,10 @@ class Encoder(abc.ABC):
     #: and the trainer then hand such an encoder MMEB strings whole; the others get the
     #: instruction split off (``vsearch.eval.data.split_instruction``).
     reads_verbatim: bool = False
+    #: Whether the model reads the text an image shows (a VLM does). Where it does not, ingest
+    #: fuses the embedding of an image's recognised text (OCR, a PDF page's text layer) into
+    #: the image's vector (``vsearch.ingest.fusion``).
+    reads_text_in_images: bool = False
 
     @property
     @abc.abstractmethod

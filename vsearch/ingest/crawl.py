@@ -12,18 +12,23 @@ from pathlib import Path, PurePosixPath
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 )
-TEXT_EXTENSIONS = frozenset({".txt", ".md"})
+TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst", ".csv", ".json", ".html", ".htm"})
+#: Documents become one item per page (``vsearch.ingest.documents``).
+DOCUMENT_EXTENSIONS = frozenset({".pdf"})
 #: Folder names never entered (hidden folders, starting with ".", are skipped as well).
 DEFAULT_EXCLUDED_DIRS = frozenset({".git", "node_modules", "@eaDir", "__pycache__"})
 
 
 def kind_of(name: str) -> str | None:
-    """``"image"``, ``"text"`` or None (not indexed), from the file name's extension."""
+    """``"image"``, ``"text"``, ``"document"`` or None (not indexed), from the file name's
+    extension."""
     ext = os.path.splitext(name)[1].lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
     if ext in TEXT_EXTENSIONS:
         return "text"
+    if ext in DOCUMENT_EXTENSIONS:
+        return "document"
     return None
 
 

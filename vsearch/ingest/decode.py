@@ -14,6 +14,7 @@ import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -88,13 +89,13 @@ def _file_type(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "not a plain file")
 
 
-def decode(data: bytes, kind: str, *, max_side: int) -> Decoded:
+def decode(data: bytes, kind: str, *, max_side: int, name: str = "") -> Decoded:
     if kind == "text":
-        return decode_text(data)
+        return decode_text(data, html=name.lower().endswith((".html", ".htm")))
     return decode_image(data, max_side=max_side)
 
 
-def decode_text(data: bytes) -> Decoded:
+def decode_text(data: bytes, *, html: bool = False) -> Decoded:
     if b"\x00" in data[:8192]:
         raise UnsupportedInput("not a text file (binary content)")
     try:
@@ -103,10 +104,49 @@ def decode_text(data: bytes) -> Decoded:
         if exc.reason != "unexpected end of data" or len(data) < MAX_TEXT_BYTES:
             raise UnsupportedInput(f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
         text = data[: exc.start].decode("utf-8-sig")  # a character cut by the read cap
+    if html:
+        text = html_text(text)
     text = text.strip()[:MAX_TEXT_CHARS]
     if not text:
         raise UnsupportedInput("empty text")
-    return Decoded(item=Item(text=text), facts={"text": text})
+    return Decoded(item=Item(text=text), facts={"text": text, "text_source": "file"})
+
+
+class _HTMLText(HTMLParser):
+    """The text a browser shows of an HTML page: no tags, scripts or styles; blocks on lines."""
+
+    _HIDDEN = frozenset({"script", "style", "template", "noscript"})
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        if tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN and self._hidden:
+            self._hidden -= 1
+        if tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def html_text(markup: str) -> str:
+    """The visible text of an HTML document (the title included), whitespace collapsed."""
+    parser = _HTMLText()
+    parser.feed(markup)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def decode_image(data: bytes, *, max_side: int) -> Decoded:

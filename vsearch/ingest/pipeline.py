@@ -17,16 +17,25 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from vsearch.encoders.base import Encoder
+import numpy as np
+
+from vsearch.encoders.base import Encoder, Item
 from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS
 from vsearch.errors import UnsupportedInput
+from vsearch.ingest import documents, fusion
 from vsearch.ingest.crawl import CrawlResult, FileEntry, crawl, kind_of
 from vsearch.ingest.decode import Decoded, content_hash, decode, read_bytes
+from vsearch.ingest.ocr import shared_reader
+from vsearch.pages import page_path, split_page
 from vsearch.store.catalog import Writer
 from vsearch.store.changes import Changes, FileFacts
 from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
+
+#: Whether ingest reads the text in images (OCR) unless told otherwise; see bench/bench_ocr.py
+#: for what it costs. PDF pages without a text layer are read whenever OCR is on.
+OCR_BY_DEFAULT = True
 
 
 class Progress(Protocol):
@@ -93,6 +102,7 @@ class IngestOptions:
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     batch_size: int | None = None  # None: the encoder's own
     within: Sequence[str] | None = None  # only these paths of the folder (watch); None: all
+    ocr: bool = OCR_BY_DEFAULT  # read the text in images and scanned PDF pages
 
 
 class IngestRun:
@@ -115,6 +125,7 @@ class IngestRun:
         self.options = options
         self.progress = progress
         self.report = IngestReport()
+        self.reader = shared_reader()
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -135,6 +146,7 @@ class IngestRun:
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
             hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
             jobs = self._apply_cheap_changes(found, rows, hashes, elsewhere)
+            jobs += self._plan_documents(found, rows, pool)
             self._encode(jobs, pool)
         self.report.failed = found.bad_dirs + [
             (r.path, r.error or "") for r in self.writer.failed_items(self.folder.id)
@@ -148,6 +160,8 @@ class IngestRun:
         """Files whose content may differ from what is stored (size+mtime fast path)."""
         changed = []
         for entry in found.files:
+            if entry.kind == "document":
+                continue  # page by page, in _plan_documents
             row = rows.get(entry.relpath)
             same = row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
             if same and row.status != STATUS_PENDING:
@@ -178,7 +192,9 @@ class IngestRun:
         missing = {
             p: r
             for p, r in rows.items()
-            if p not in present and not found.is_under_bad_dir(p) and self._in_scope(p)
+            if split_page(p)[0] not in present
+            and not found.is_under_bad_dir(p)
+            and self._in_scope(split_page(p)[0])
         }
         changed_paths = {e.relpath for e in hashes}
         movable: dict[str, list[SyncRow]] = defaultdict(list)
@@ -224,6 +240,64 @@ class IngestRun:
             self.report.removed += changes.delete(r.id for r in missing.values())
             self._copy_vectors(changes, copies)
         return list(jobs.values())
+
+    def _plan_documents(
+        self, found: CrawlResult, rows: dict[str, SyncRow], pool: ThreadPoolExecutor
+    ) -> list[_Job]:
+        """PDFs, page by page: unchanged pages are kept, changed and new ones become jobs,
+        pages past the end are removed; a PDF that cannot be read is one failure (its pages go).
+        """
+        pages: dict[str, dict[int, SyncRow]] = defaultdict(dict)
+        for path, row in rows.items():
+            file, number = split_page(path)
+            if number is not None:
+                pages[file][number] = row
+        changed = []
+        for entry in (e for e in found.files if e.kind == "document"):
+            known = [*pages[entry.relpath].values(), *filter(None, [rows.get(entry.relpath)])]
+            if known and all(
+                (r.size, r.mtime_ns) == (entry.size, entry.mtime_ns) and r.status != STATUS_PENDING
+                for r in known
+            ):
+                self.report.unchanged += sum(r.status == STATUS_OK for r in known)
+                continue
+            changed.append(entry)
+        scanned = pool.map(self._scan, changed)
+        jobs: dict[str, _Job] = {}
+        with self.writer.batch() as changes:
+            for entry, outcome in zip(changed, scanned, strict=True):
+                stored, whole = pages.pop(entry.relpath, {}), rows.get(entry.relpath)
+                file = FileFacts(
+                    self.folder.id, entry.relpath, "document", entry.size, entry.mtime_ns
+                )
+                if isinstance(outcome, UnsupportedInput):
+                    self.report.removed += changes.delete(r.id for r in stored.values())
+                    changes.record_failure(whole.id if whole else None, file, str(outcome))
+                    continue
+                if whole is not None:
+                    changes.delete([whole.id])
+                for page in outcome:
+                    row = stored.pop(page.number, None)
+                    path = page_path(entry.relpath, page.number)
+                    target = _Target(
+                        self.folder.id, FileEntry(path, "page", entry.size, entry.mtime_ns), row
+                    )
+                    if row and row.content_hash == page.digest and row.status == STATUS_OK:
+                        changes.touch(row.id, entry.size, entry.mtime_ns)
+                        self.report.unchanged += 1
+                    else:
+                        job = jobs.setdefault(page.digest, _Job(page.digest, "page", []))
+                        job.targets.append(target)
+                self.report.removed += changes.delete(r.id for r in stored.values())
+        return list(jobs.values())
+
+    def _scan(self, entry: FileEntry) -> list[documents.PageFacts] | UnsupportedInput:
+        try:
+            return documents.scan(self.root / entry.relpath)
+        except UnsupportedInput as exc:
+            return exc
+        except Exception as exc:  # a PDFium surprise must not stop the whole ingest
+            return UnsupportedInput(f"cannot read PDF: {type(exc).__name__}: {exc}")
 
     def _in_scope(self, relpath: str) -> bool:
         within = self.options.within
@@ -293,13 +367,64 @@ class IngestRun:
 
     def _decode_one(self, job: _Job) -> tuple[Decoded, Any] | UnsupportedInput:
         try:
-            data = read_bytes(self.root / job.targets[0].entry.relpath, job.kind)
-            decoded = decode(data, job.kind, max_side=self.encoder.max_image_side)
-            return decoded, self.encoder.prepare(decoded.item)
+            relpath = job.targets[0].entry.relpath
+            if job.kind == "page":
+                decoded = self._decode_page(relpath)
+            else:
+                data = read_bytes(self.root / relpath, job.kind)
+                decoded = decode(data, job.kind, max_side=self.encoder.max_image_side, name=relpath)
+                if job.kind == "image" and self.options.ocr:
+                    self._read_text(decoded, scale=(decoded.width or 1) / decoded.item.image.width)
+            return decoded, self._prepare(decoded)
         except UnsupportedInput as exc:
             return exc
         except Exception as exc:  # a decoder bug must not stop the whole ingest
             return UnsupportedInput(f"cannot decode: {type(exc).__name__}: {exc}")
+
+    def _decode_page(self, relpath: str) -> Decoded:
+        file, number = split_page(relpath)
+        assert number is not None
+        image, text = documents.render_page(
+            self.root / file, number, max_side=self.encoder.max_image_side
+        )
+        decoded = Decoded(item=Item(image=image), width=image.width, height=image.height)
+        if sum(c.isalnum() for c in text) >= documents.MIN_LAYER_CHARS:
+            decoded.facts.update(text=text, text_source="pdf")
+        elif self.options.ocr:
+            self._read_text(decoded, scale=1.0)
+        return decoded
+
+    def _read_text(self, decoded: Decoded, *, scale: float) -> None:
+        """OCR: the image's text and its lines' boxes (in pixels of the original image)."""
+        found = self.reader.read(decoded.item.image)
+        if not found.lines:
+            return
+        boxes = found.to_json()
+        for line in boxes:
+            line["box"] = [[round(x * scale, 1), round(y * scale, 1)] for x, y in line["box"]]
+        decoded.facts.update(text=found.text, text_source="ocr", boxes=boxes)
+
+    def _prepare(self, decoded: Decoded) -> tuple[Any, Any]:
+        """The encoder's input for the item, and for its text where it is fused in."""
+        item, text = decoded.item, decoded.facts.get("text")
+        fused = (
+            item.image is not None
+            and not self.encoder.reads_text_in_images
+            and fusion.has_enough_text(text)
+        )
+        return self.encoder.prepare(item), self.encoder.prepare(Item(text=text)) if fused else None
+
+    def _embed(self, kind: str, prepared: list[tuple[Any, Any]]) -> np.ndarray:
+        """Vectors of a batch of one kind, each image's fused with its text's where it has one."""
+        instruction = DOCUMENT_INSTRUCTIONS["image" if kind == "page" else kind]
+        vectors = self.encoder.embed_batch([p for p, _ in prepared], instruction)
+        with_text = [i for i, (_, t) in enumerate(prepared) if t is not None]
+        if with_text:
+            texts = self.encoder.embed_batch(
+                [prepared[i][1] for i in with_text], DOCUMENT_INSTRUCTIONS["text"]
+            )
+            vectors[with_text] = fusion.fuse(vectors[with_text], texts)
+        return vectors
 
     def _write_batch(
         self,
@@ -307,13 +432,7 @@ class IngestRun:
         batch: list[tuple[_Job, Decoded, Any]],
         failures: list[tuple[_Job, str]],
     ) -> None:
-        vectors = (
-            self.encoder.embed_batch(
-                [prepared for _, _, prepared in batch], DOCUMENT_INSTRUCTIONS[kind]
-            )
-            if batch
-            else []
-        )
+        vectors = self._embed(kind, [prepared for _, _, prepared in batch]) if batch else []
         self.report.encoded += len(batch)
         with self.writer.batch() as changes:
             for (job, decoded, _), vector in zip(batch, vectors, strict=True):

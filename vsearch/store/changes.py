@@ -37,6 +37,8 @@ FACT_COLUMNS = (
     "gps_lon",
     "exif",
     "text",
+    "text_source",
+    "boxes",
 )
 
 

@@ -99,6 +99,46 @@ def _v2_to_v3(store: MetadataStore, session: Session) -> None:
         session.execute(text(statement))
 
 
+#: Schema 4's full-text index of ``items.text`` (frozen copies of ``models.SQLITE_FTS_DDL`` and
+#: ``models.PG_FTS_DDL``), filled from the rows already there.
+_SQLITE_V4 = (
+    """CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER items_fts_insert AFTER INSERT ON items WHEN new.text IS NOT NULL BEGIN
+        INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text); END""",
+    """CREATE TRIGGER items_fts_delete AFTER DELETE ON items WHEN old.text IS NOT NULL BEGIN
+        INSERT INTO items_fts(items_fts, rowid, text) VALUES ('delete', old.id, old.text); END""",
+    """CREATE TRIGGER items_fts_update AFTER UPDATE OF text ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL;
+        INSERT INTO items_fts(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL;
+        END""",
+    "INSERT INTO items_fts(items_fts) VALUES ('rebuild')",
+)
+
+
+def _v3_to_v4(store: MetadataStore, session: Session) -> None:
+    """Version 4: the items' text is searchable by its words (a full-text index), and an item
+    records where its text came from and, for recognised text, the words' boxes."""
+    items = _table(session, "items")
+    for statement in (
+        f"ALTER TABLE {items} ADD COLUMN text_source VARCHAR(8)",
+        f"ALTER TABLE {items} ADD COLUMN boxes JSON",
+        f"UPDATE {items} SET text_source = 'file' WHERE text IS NOT NULL",
+    ):
+        session.execute(text(statement))
+    if store.dialect == "sqlite":
+        for statement in _SQLITE_V4:
+            session.execute(text(statement))
+        return
+    session.execute(
+        text(
+            f"CREATE INDEX ix_items_text_fts ON {items} "
+            "USING gin (to_tsvector('simple', coalesce(text, '')))"
+        )
+    )
+
+
 def _table(session: Session, name: str) -> str:
     """``name`` qualified with the index's schema where it has one (raw SQL is not translated)."""
     schema = session.connection().get_execution_options().get("schema_translate_map", {}).get(None)
@@ -106,7 +146,11 @@ def _table(session: Session, name: str) -> str:
     return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
 
 
-STEPS: dict[int, Callable[[MetadataStore, Session], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[MetadataStore, Session], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 def upgrade(store: MetadataStore, found: int) -> list[int]:

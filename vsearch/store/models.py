@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     DateTime,
@@ -16,12 +17,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 #: Bump when the tables change; an index with a higher number refuses to open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -73,7 +77,7 @@ class ItemRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
     folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"))
     path: Mapped[str] = mapped_column(FilePath)  # relative to its folder, "/"-separated
-    kind: Mapped[str] = mapped_column(String(8))  # "image" | "text"
+    kind: Mapped[str] = mapped_column(String(8))  # "image" | "text" | "page" (of a PDF)
     size: Mapped[int] = mapped_column(BigInteger)  # bytes; 64-bit on every backend
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -87,8 +91,46 @@ class ItemRow(Base):
     gps_lat: Mapped[float | None] = mapped_column(Float)
     gps_lon: Mapped[float | None] = mapped_column(Float)
     exif: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    text: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)  # a text's, a page's text layer, or OCR'd
+    #: Where ``text`` came from ("file", "pdf", "ocr") and, for OCR, the words' boxes (schema 4).
+    text_source: Mapped[str | None] = mapped_column(String(8))
+    boxes: Mapped[list[Any] | None] = mapped_column(JSON)
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+#: The keyword route's index of ``items.text`` (schema 4). SQLite: an FTS5 table over the items'
+#: text, kept by triggers, so every writer of ``items`` keeps it true without knowing of it.
+#: PostgreSQL: a GIN index on the text's ``tsvector`` (the ``simple`` configuration: no stemming
+#: or stop words, like SQLite's ``unicode61``). Both match words, case- and accent-insensitive.
+FTS_TABLE = "items_fts"
+SQLITE_FTS_DDL = (
+    f"""CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, content='items', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2')""",
+    f"""CREATE TRIGGER items_fts_insert AFTER INSERT ON items WHEN new.text IS NOT NULL BEGIN
+        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END""",
+    f"""CREATE TRIGGER items_fts_delete AFTER DELETE ON items WHEN old.text IS NOT NULL BEGIN
+        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text);
+        END""",
+    f"""CREATE TRIGGER items_fts_update AFTER UPDATE OF text ON items BEGIN
+        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL;
+        INSERT INTO {FTS_TABLE}(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL;
+        END""",
+)
+for _statement in SQLITE_FTS_DDL:
+    event.listen(ItemRow.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+
+
+PG_FTS_DDL = (
+    "CREATE INDEX ix_items_text_fts ON %(fullname)s "
+    "USING gin (to_tsvector('simple', coalesce(text, '')))"
+)
+event.listen(ItemRow.__table__, "after_create", DDL(PG_FTS_DDL).execute_if(dialect="postgresql"))
+
+
+def text_vector(column: Any) -> Any:
+    """PostgreSQL's ``tsvector`` of a text column: the expression ``PG_FTS_DDL`` indexes."""
+    return func.to_tsvector(literal_column("'simple'"), func.coalesce(column, ""))
 
 
 class VectorRow(Base):

@@ -63,6 +63,7 @@ class VLM2VecEncoder(Encoder):
     """
 
     reads_verbatim = True
+    reads_text_in_images = True
 
     def __init__(self, spec: str, options: VLM2VecOptions | None = None) -> None:
         """Load a checkpoint from disk (see ``sources`` for the spec forms)."""
