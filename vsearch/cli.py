@@ -22,6 +22,7 @@ except ImportError:  # typer that uses click itself
 from vsearch import config
 from vsearch.display import printable
 from vsearch.errors import VsearchError
+from vsearch.pages import split_page
 
 app = typer.Typer(
     help="Multimodal vector search: ingest folders, then query them with text and images.",
@@ -183,6 +184,15 @@ def query(
     ] = None,
     where: WhereOption = None,
     min_score: MinScoreOption = None,
+    route: Annotated[
+        str,
+        typer.Option(
+            "--route",
+            metavar="ROUTE",
+            help="For a text query: hybrid (by meaning and by its words, fused), semantic "
+            "(meaning only) or keyword (its words in the items' text, no model loaded).",
+        ),
+    ] = "hybrid",
     index: IndexOption = None,
     model: ModelOption = None,
     device: DeviceOption = None,
@@ -205,6 +215,8 @@ def query(
         raise _fail(ValueError("give a query text, --image FILE, or both"))
     settings = _settings(index=index, device=device)
     folder = settings["index"]
+    if route != "hybrid":
+        no_server = True  # the server runs every text query by the default route
     if not no_server and all(v is None for v in (model, settings["device"], dtype)):
         answered = cli_serve.query_server(
             folder,
@@ -234,6 +246,7 @@ def query(
                 instruction=instruction,
                 filters=where or [],
                 min_score=min_score,
+                route=route,
             )
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
@@ -264,12 +277,17 @@ def _print_hits(
     typer.echo(f"{'rank':>4}  {'score':>6}  {'size':>8}  {'date':<10}  path")
     for rank, hit in enumerate(hits, 1):
         typer.echo(f"{rank:>4}  {hit.score:6.3f}  {_hit_columns(hit)}")
+        if hit.metadata.get("matched"):
+            words = ", ".join(printable(w) for w in hit.metadata["matched"])
+            typer.echo(f"{'':>14}matched {words}: {printable(hit.metadata['snippet'])}")
 
 
 def _hit_columns(hit: Any) -> str:
     """size, date (EXIF taken-at, else modification time) and absolute path of a hit."""
     when = hit.metadata.get("taken_at") or datetime.fromtimestamp(hit.metadata["mtime"]).isoformat()
-    return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {printable(hit.abspath)}"
+    _, page = split_page(hit.path)
+    where = printable(hit.abspath) + ("" if page is None else f"#page={page}")
+    return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {where}"
 
 
 @app.command(cls=Command)

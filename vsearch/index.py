@@ -24,6 +24,7 @@ from vsearch.errors import EncoderMismatch, IndexNotFound, VsearchError
 from vsearch.hit import Hit
 from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun, Progress
 from vsearch.manifest import MANIFEST_NAME, Manifest
+from vsearch.query.hybrid import check_route, text_search
 from vsearch.query.search import instruction_for, load_image
 from vsearch.store.catalog import (
     DB_NAME,
@@ -387,6 +388,7 @@ class Index:
         instruction: str | None = None,
         filters: Filters | Sequence[str] | None = None,
         min_score: float | None = None,
+        route: str = "hybrid",
     ) -> list[Hit]:
         """The ``k`` items closest to a text, an image, or both (a composed query).
 
@@ -399,9 +401,14 @@ class Index:
             filters: conditions every hit meets, e.g. ``["kind=image", "date>=2024-05"]`` (see
                 :mod:`vsearch.query.filters`); ``k`` hits still come back when ``k`` items pass.
             min_score: drop hits whose cosine similarity is below this.
+            route: for a text alone: ``hybrid`` (by meaning and by its words, fused by rank),
+                ``semantic`` (the vectors only) or ``keyword`` (the words only, no model); see
+                :mod:`vsearch.query.hybrid`.
 
         Returns:
-            Hits by descending cosine similarity.
+            Hits, best first: by cosine similarity (semantic), by fused rank (hybrid, scored
+            by cosine), by BM25 relevance (keyword); hits whose text holds query words name
+            them (``metadata["matched"]``).
 
         For weighted multi-part queries see :func:`vsearch.query.run_query`.
         """
@@ -410,12 +417,19 @@ class Index:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = as_filters(filters)
+        check_route(route)
+        if text and image is None and route == "keyword":
+            return text_search(self, text, None, k=k, filters=filters, min_score=None, route=route)
         query_image = None if image is None else load_image(image, self.encoder.max_image_side)
         item = Item(image=query_image, text=text)
         if instruction is None:
             instruction = instruction_for(text, has_image=image is not None)
-        query_emb = self.encoder.encode([item], instruction)
-        return self.search_vector(query_emb[0], k=k, filters=filters, min_score=min_score)
+        query_emb = self.encoder.encode([item], instruction)[0]
+        if text and image is None:
+            return text_search(
+                self, text, query_emb, k=k, filters=filters, min_score=min_score, route=route
+            )
+        return self.search_vector(query_emb, k=k, filters=filters, min_score=min_score)
 
     def search_vector(
         self,

@@ -23,6 +23,7 @@ from vsearch.errors import QueryError, UnsupportedInput
 from vsearch.hit import Hit
 from vsearch.ingest.decode import decode_image, read_bytes
 from vsearch.query.filters import Filters, as_filters
+from vsearch.query.hybrid import check_route, text_search
 from vsearch.query.parser import ParsedQuery, QueryPart, parse_query
 from vsearch.query.target import SearchTarget
 
@@ -132,6 +133,7 @@ def run_query(
     instruction: str | None = None,
     filters: Filters | Sequence[str] | None = None,
     min_score: float | None = None,
+    route: str = "hybrid",
 ) -> QueryResult:
     """Search ``index`` with a query in the query language (see :mod:`vsearch.query.parser`).
 
@@ -143,6 +145,8 @@ def run_query(
         instruction: one task instruction for every part (default: per part).
         filters: conditions such as ``["kind=image", "date>=2024"]``.
         min_score: drop hits scoring below this cosine similarity.
+        route: for a query of text alone: ``hybrid`` (by meaning and by its words), ``semantic``
+            or ``keyword`` (see :mod:`vsearch.query.hybrid`); a query with an image is semantic.
 
     Returns:
         The hits and what was searched for.
@@ -159,6 +163,17 @@ def run_query(
         parsed = query if image is None else query.with_image(Path(image))
     else:
         parsed = parse_query(query, image=None if image is None else Path(image))
+    check_route(route)
+    words = " ".join(p.text for p in parsed.parts if p.weight > 0 and p.text)
+    textual = all(p.image is None for p in parsed.parts) and words
+    if route == "keyword" and textual:
+        hits = text_search(index, words, None, k=k, filters=checked, min_score=None, route=route)
+        return QueryResult(hits, parsed.parts, (None,) * len(parsed.parts))
     query_emb, instructions = embed_query(index.encoder, parsed, instruction=instruction)
-    hits = index.search_vector(query_emb, k=k, filters=checked, min_score=min_score)
+    if textual:
+        hits = text_search(
+            index, words, query_emb, k=k, filters=checked, min_score=min_score, route=route
+        )
+    else:
+        hits = index.search_vector(query_emb, k=k, filters=checked, min_score=min_score)
     return QueryResult(hits, parsed.parts, instructions)

@@ -46,6 +46,7 @@ from vsearch.store import migrations, urls
 from vsearch.store.changes import Changes, VectorDelta
 from vsearch.store.filters import Filters, matching_ids
 from vsearch.store.folders import Folder, check_new, containing, stored_path
+from vsearch.store.fulltext import keyword_search
 from vsearch.store.layout import (
     DB_NAME,
     FAISS_NAME,
@@ -60,7 +61,7 @@ from vsearch.store.layout import (
 from vsearch.store.locks import WriteLock
 from vsearch.store.metadata import MetadataStore, SyncRow
 from vsearch.store.models import SCHEMA_VERSION, STATUS_OK, ItemRow
-from vsearch.store.retrieval import filtered_search
+from vsearch.store.retrieval import filtered_search, scores_among
 from vsearch.store.tuning import UNTUNED
 from vsearch.store.vectors import VectorIndex, choose_kind, suits
 
@@ -258,6 +259,20 @@ class Catalog:
             return filtered_search(
                 vectors, self.store, query_emb, k, filters=filters, min_score=min_score
             )
+
+    def keyword_search(
+        self, query: str, k: int, *, filters: Filters | None = None
+    ) -> tuple[list[int], list[float]]:
+        """Top-``k`` ``(ids, relevance)`` of the items whose text holds the words of ``query``."""
+        self.check_open()
+        return keyword_search(self.store, query, k, filters=filters)
+
+    def scores_of(self, query_emb: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of ``query_emb`` with each of these items' vectors, by id."""
+        with self._vectors_lock:
+            vectors = self._fresh().vectors
+            scores, found = scores_among(vectors, self.store, query_emb, np.asarray(ids, np.int64))
+        return {int(i): float(s) for i, s in zip(found, scores, strict=True)}
 
     def hits(self, ids: Iterable[int], scores: Iterable[float]) -> list[Hit]:
         """Hits for item ids with their scores, in the order given; unknown ids are skipped."""

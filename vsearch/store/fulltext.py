@@ -39,6 +39,15 @@ def matched_words(text: str | None, words: list[str]) -> list[str]:
     return list(dict.fromkeys(w for w in _WORD.findall(text) if fold(w) in wanted))
 
 
+def snippet(text: str, word: str, width: int = 160) -> str:
+    """About ``width`` characters of ``text`` around the first ``word``, on one line."""
+    at = max(text.find(word), 0)
+    start = max(0, at - width // 3)
+    end = min(len(text), start + width)
+    passage = " ".join(text[start:end].split())
+    return ("…" if start else "") + passage + ("…" if end < len(text) else "")
+
+
 def keyword_search(
     store: MetadataStore, query: str, k: int, *, filters: Filters | None = None
 ) -> tuple[list[int], list[float]]:

@@ -113,6 +113,14 @@ def _exact_among(
     return all_scores[order].astype(np.float32), all_ids[order]
 
 
+def scores_among(
+    vectors: VectorIndex, store: MetadataStore, query_emb: np.ndarray, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``(scores, ids)`` of ``query_emb`` against these ids (those without a vector are
+    left out), by descending score."""
+    return _exact_among(vectors, store, query_emb, len(ids), ids)
+
+
 def _cut(
     scores: np.ndarray, ids: np.ndarray, k: int, min_score: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
