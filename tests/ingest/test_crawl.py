@@ -13,14 +13,16 @@ def names(result):
     return [f.relpath for f in result.files]
 
 
-def test_crawl_lists_images_and_texts_and_skips_the_rest(tmp_path):
+def test_crawl_lists_images_texts_and_documents_and_skips_the_rest(tmp_path):
     write_image(tmp_path / "a.jpg", 1)
     write_image(tmp_path / "deep" / "er" / "B.PNG", 2, fmt="PNG")
     (tmp_path / "c.md").write_text("# notes")
     (tmp_path / "d.pdf").write_bytes(b"%PDF")
+    (tmp_path / "e.docx").write_bytes(b"PK")
+    (tmp_path / "f.html").write_text("<p>hi</p>")
     result = crawl(tmp_path)
-    assert names(result) == ["a.jpg", "c.md", "deep/er/B.PNG"]
-    assert [f.kind for f in result.files] == ["image", "text", "image"]
+    assert names(result) == ["a.jpg", "c.md", "d.pdf", "deep/er/B.PNG", "f.html"]
+    assert [f.kind for f in result.files] == ["image", "text", "document", "image", "text"]
     assert result.files[0].size == (tmp_path / "a.jpg").stat().st_size
 
 

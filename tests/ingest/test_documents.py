@@ -1,0 +1,176 @@
+"""PDFs as pages, text formats, OCR of images: what is stored, found by its words, and kept."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from vsearch.eval.text_images import fonts, render, write_scanned_pdf, write_text_pdf
+from vsearch.index import Index
+from vsearch.ingest import documents, ocr
+
+from ..conftest import HashEncoder, write_image
+
+FONTS = fonts()
+needs_fonts = pytest.mark.skipif(
+    not FONTS, reason="no DejaVu/Liberation fonts (apt-get install fonts-dejavu-core)"
+)
+
+
+def scan(lines, seed=0):
+    return render(lines, font=FONTS[0], size=36, seed=seed)
+
+
+def items(idx):
+    return {row.path: row for row in idx.store.all_items()}
+
+
+def test_the_ocr_models_are_the_ones_inside_the_wheel():
+    paths = ocr.model_paths()
+    assert all(p.is_file() and "site-packages" in str(p) or p.is_file() for p in paths.values())
+    assert {p.parent for p in paths.values()} == {ocr.model_paths()["Det.model_path"].parent}
+
+
+@needs_fonts
+def test_pdf_pages_are_items_found_by_their_words_and_scans_by_ocr(tmp_path):
+    root = tmp_path / "docs"
+    write_text_pdf(
+        root / "report.pdf",
+        [["The lighthouse keepers met in autumn."], ["Penguins migrate along the coast."]],
+    )
+    write_scanned_pdf(root / "scanned.pdf", [scan(["INVOICE 2291", "ACME Corporation"])])
+    write_image(root / "photo.jpg", 1)
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        report = idx.ingest(root)
+        assert report.failed == [] and report.added == 4
+        rows = items(idx)
+        assert {p: (r.kind, r.text_source) for p, r in rows.items()} == {
+            "report.pdf#page=1": ("page", "pdf"),
+            "report.pdf#page=2": ("page", "pdf"),
+            "scanned.pdf#page=1": ("page", "ocr"),
+            "photo.jpg": ("image", None),
+        }
+        assert "ACME" in rows["scanned.pdf#page=1"].text
+        assert rows["scanned.pdf#page=1"].boxes[0]["text"]
+        (hit,) = idx.search("penguins", k=5, route="keyword")
+        assert hit.path == "report.pdf#page=2" and hit.abspath == (root / "report.pdf").resolve()
+        assert hit.metadata["matched"] == ["Penguins"]
+        found = idx.search("invoice acme", k=2)
+        assert found[0].path == "scanned.pdf#page=1"
+        assert found[0].metadata["matched"] == ["INVOICE", "ACME"]
+        assert [h.path for h in idx.search("x", k=5, filters=["text~acme"])] == [
+            "scanned.pdf#page=1"
+        ]
+
+
+def test_a_changed_pdf_re_embeds_only_its_changed_pages_and_drops_the_missing(tmp_path):
+    root = tmp_path / "docs"
+    pages = [["First page stays the same."], ["Second page will change."], ["Third goes."]]
+    write_text_pdf(root / "a.pdf", pages)
+    encoder = HashEncoder()
+    with Index.create(tmp_path / "idx", encoder=encoder) as idx:
+        idx.ingest(root)
+        before = {p: r.id for p, r in items(idx).items()}
+        assert encoder.calls == 5  # 3 page images + the 2 text layers long enough to fuse
+        write_text_pdf(root / "a.pdf", [pages[0], ["Second page has changed now."]])
+        report = idx.ingest()
+        assert (report.updated, report.unchanged, report.removed) == (1, 1, 1)
+        assert encoder.calls == 7
+        after = {p: r.id for p, r in items(idx).items()}
+        assert after == {
+            "a.pdf#page=1": before["a.pdf#page=1"],
+            "a.pdf#page=2": after["a.pdf#page=2"],
+        }
+        assert idx.ingest().unchanged == 2 and encoder.calls == 7
+        (root / "a.pdf").unlink()
+        assert idx.ingest().removed == 2 and len(idx) == 0
+
+
+def test_encrypted_damaged_and_enormous_pdfs_are_failures_with_a_reason(tmp_path, monkeypatch):
+    from fpdf import FPDF
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    locked = FPDF()
+    locked.set_encryption(owner_password="o", user_password="u")
+    locked.add_page()
+    locked.output(str(root / "locked.pdf"))
+    (root / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    write_text_pdf(root / "long.pdf", [["one"], ["two"], ["three"]])
+    write_text_pdf(root / "ok.pdf", [["fine"]])
+    monkeypatch.setattr(documents, "MAX_PAGES", 2)
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        report = idx.ingest(root)
+        reasons = dict(report.failed)
+        assert reasons["locked.pdf"] == "encrypted PDF (needs a password)"
+        assert reasons["broken.pdf"].startswith("damaged or not a PDF")
+        assert reasons["long.pdf"] == "PDF has 3 pages, over the cap of 2"
+        assert set(items(idx)) >= {"ok.pdf#page=1"} and len(idx) == 1
+        monkeypatch.setattr(documents, "MAX_PAGES", 10)
+        (root / "long.pdf").touch()
+        report = idx.ingest()
+        assert "long.pdf" not in dict(report.failed) and len(idx) == 4
+        assert "long.pdf" not in items(idx)  # its failure row is gone with the failure
+
+
+def test_html_rst_csv_and_json_are_text_items(tmp_path):
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "page.html").write_text(
+        "<html><head><title>Bread</title><style>p{}</style></head>"
+        "<body><p>Bake at <b>220</b> degrees</p><script>var x</script></body></html>"
+    )
+    (root / "guide.rst").write_text("Guide\n=====\n\nOpen the valve slowly.\n")
+    (root / "table.csv").write_text("city,river\nParis,Seine\n")
+    (root / "data.json").write_text('{"planet": "Neptune"}')
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        idx.ingest(root)
+        rows = items(idx)
+        assert rows["page.html"].text == "Bread\nBake at 220 degrees"
+        assert {r.kind for r in rows.values()} == {"text"}
+        for word, path in [
+            ("valve", "guide.rst"),
+            ("seine", "table.csv"),
+            ("neptune", "data.json"),
+        ]:
+            assert [h.path for h in idx.search(word, route="keyword")] == [path]
+
+
+@needs_fonts
+def test_ocr_text_of_an_image_is_stored_fused_and_filterable_and_no_ocr_skips_it(tmp_path):
+    root = tmp_path / "shots"
+    root.mkdir()
+    scan(["Meeting notes", "Budget approved for ACME"]).save(root / "screen.png")
+    Image.new("RGB", (64, 64), "white").save(root / "blank.png")
+    encoder = HashEncoder()
+    with Index.create(tmp_path / "idx", encoder=encoder) as idx:
+        idx.ingest(root)
+        row = items(idx)["screen.png"]
+        assert row.text_source == "ocr" and "ACME" in row.text
+        assert row.boxes[0]["box"][0][0] < row.boxes[0]["box"][1][0]  # left corner, right corner
+        assert encoder.calls == 3  # two images and the recognised text fused into one
+        assert [h.path for h in idx.search("x", filters=["text~budget"])] == ["screen.png"]
+        assert items(idx)["blank.png"].text is None
+    with Index.create(tmp_path / "idx2", encoder=HashEncoder()) as idx:
+        idx.ingest(root, ocr=False)
+        assert items(idx)["screen.png"].text is None
+
+
+@needs_fonts
+def test_the_cli_shows_pages_and_matched_words(tmp_path):
+    from vsearch.cli import app
+
+    root = tmp_path / "docs"
+    write_text_pdf(root / "r.pdf", [["nothing here"], ["The harbour master signs the ledger."]])
+    index = str(tmp_path / "idx")
+    runner = CliRunner()
+    done = runner.invoke(app, ["ingest", str(root), "--index", index, "--model", "test-hash"])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["query", "ledger", "--index", index, "--route", "keyword"])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert lines[1].endswith("r.pdf#page=2")
+    assert lines[2].strip() == "matched ledger: The harbour master signs the ledger."
+    done = runner.invoke(app, ["query", "ledger", "--index", index, "--route", "fuzzy"])
+    assert done.exit_code != 0 and "route must be one of" in done.output
