@@ -129,8 +129,9 @@ def ingest(
         bool | None,
         typer.Option(
             "--ocr/--no-ocr",
-            help="Read the text in images and scanned PDF pages (default: on), so a query "
-            "finds them by their words.",
+            help="Read the text in images too (OCR, about 1 s an image on a CPU), so a query "
+            "finds screenshots and scans by their words; --no-ocr: not even in scanned PDF "
+            "pages (default: those only).",
             show_default=False,
         ),
     ] = None,

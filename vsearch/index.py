@@ -252,9 +252,10 @@ class Index:
                 ``[]`` clears them); None: each folder's remembered globs.
             also_exclude: globs skipped this time in every folder, not remembered (the config
                 file's ``exclude``).
-            ocr: read the text in images and scanned PDF pages (searchable by keyword and
-                fused into their vectors); None: the default (``OCR_BY_DEFAULT``). It applies to
-                what is embedded now: ``--reindex`` redoes the rest.
+            ocr: True: read the text in images and in PDF pages without a text layer (searchable
+                by its words, fused into their vectors); False: in neither; None: in such PDF
+                pages only (images cost too much by default: ``OCR_IMAGES_BY_DEFAULT``). It
+                applies to what is embedded now: ``--reindex`` redoes the rest.
 
         Returns:
             One report for all the folders; its ``failed`` paths are relative to their folder
@@ -273,7 +274,7 @@ class Index:
         if workers is not None:
             options.workers = workers
         if ocr is not None:
-            options.ocr = ocr
+            options.ocr_images = options.ocr_pages = ocr
         with self.catalog.writing() as writer:
             chosen = self._folders_to_sync(writer, named, exclude)
             return self._sync(writer, chosen, options, progress)

@@ -33,9 +33,11 @@ from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
 
-#: Whether ingest reads the text in images (OCR) unless told otherwise; see bench/bench_ocr.py
-#: for what it costs. PDF pages without a text layer are read whenever OCR is on.
-OCR_BY_DEFAULT = True
+#: Unless told otherwise, ingest reads the text (OCR) of PDF pages that have no text layer, not
+#: of images: bench/bench_ocr.py measured OCR at about 1.3 s an image on 2 busy cores, 7.5x the
+#: time of an ingest without it, and found text worth fusing in 1 of the 80 photos of the photo
+#: set. ``--ocr`` reads images too.
+OCR_IMAGES_BY_DEFAULT = False
 
 
 class Progress(Protocol):
@@ -102,7 +104,8 @@ class IngestOptions:
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     batch_size: int | None = None  # None: the encoder's own
     within: Sequence[str] | None = None  # only these paths of the folder (watch); None: all
-    ocr: bool = OCR_BY_DEFAULT  # read the text in images and scanned PDF pages
+    ocr_images: bool = OCR_IMAGES_BY_DEFAULT  # read the text in images
+    ocr_pages: bool = True  # read the text of PDF pages without a text layer
 
 
 class IngestRun:
@@ -373,7 +376,7 @@ class IngestRun:
             else:
                 data = read_bytes(self.root / relpath, job.kind)
                 decoded = decode(data, job.kind, max_side=self.encoder.max_image_side, name=relpath)
-                if job.kind == "image" and self.options.ocr:
+                if job.kind == "image" and self.options.ocr_images:
                     self._read_text(decoded, scale=(decoded.width or 1) / decoded.item.image.width)
             return decoded, self._prepare(decoded)
         except UnsupportedInput as exc:
@@ -390,7 +393,7 @@ class IngestRun:
         decoded = Decoded(item=Item(image=image), width=image.width, height=image.height)
         if sum(c.isalnum() for c in text) >= documents.MIN_LAYER_CHARS:
             decoded.facts.update(text=text, text_source="pdf")
-        elif self.options.ocr:
+        elif self.options.ocr_pages:
             self._read_text(decoded, scale=1.0)
         return decoded
 
@@ -423,7 +426,7 @@ class IngestRun:
             texts = self.encoder.embed_batch(
                 [prepared[i][1] for i in with_text], DOCUMENT_INSTRUCTIONS["text"]
             )
-            vectors[with_text] = fusion.fuse(vectors[with_text], texts)
+            vectors[with_text] = fusion.fuse(vectors[with_text], texts, fusion.TEXT_WEIGHT)
         return vectors
 
     def _write_batch(

@@ -261,11 +261,12 @@ class Catalog:
             )
 
     def keyword_search(
-        self, query: str, k: int, *, filters: Filters | None = None
+        self, query: str, k: int, *, filters: Filters | None = None, any_word: bool = True
     ) -> tuple[list[int], list[float]]:
-        """Top-``k`` ``(ids, relevance)`` of the items whose text holds the words of ``query``."""
+        """Top-``k`` ``(ids, relevance)`` of the items whose text holds the words of ``query``
+        (all of them; with ``any_word``, any of them when no item holds all)."""
         self.check_open()
-        return keyword_search(self.store, query, k, filters=filters)
+        return keyword_search(self.store, query, k, filters=filters, any_word=any_word)
 
     def scores_of(self, query_emb: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of ``query_emb`` with each of these items' vectors, by id."""

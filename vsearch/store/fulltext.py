@@ -49,9 +49,15 @@ def snippet(text: str, word: str, width: int = 160) -> str:
 
 
 def keyword_search(
-    store: MetadataStore, query: str, k: int, *, filters: Filters | None = None
+    store: MetadataStore,
+    query: str,
+    k: int,
+    *,
+    filters: Filters | None = None,
+    any_word: bool = True,
 ) -> tuple[list[int], list[float]]:
-    """Top-``k`` indexed items for the words of ``query``.
+    """Top-``k`` indexed items for the words of ``query``; with ``any_word`` False, only items
+    that hold every word (no fallback).
 
     Returns:
         ``(ids, scores)``: lists, best first; a score is the database's relevance (higher is
@@ -60,7 +66,7 @@ def keyword_search(
     words = query_words(query)
     if not words:
         return [], []
-    for every in (True, False):
+    for every in (True, False) if any_word else (True,):
         found = _search(store, words, every, k, filters or Filters())
         if found[0] or len(words) == 1:
             return found
