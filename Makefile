@@ -21,13 +21,14 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/python train/data/demo_photos.py $(DEMO_DIR)
-	$(VSEARCH) ingest $(DEMO_DIR) --index $(DEMO_INDEX)
+	$(VSEARCH) ingest $(DEMO_DIR) --index $(DEMO_INDEX) --ocr
 	$(VSEARCH) query "a cat" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a cup of coffee" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a rocket launch" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a motorcycle" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a red and white lighthouse" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query "a guitar" --index $(DEMO_INDEX) -k 3
+	$(VSEARCH) query "invoice ACME" --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) query --image $(DEMO_DIR)/chelsea.png --index $(DEMO_INDEX) -k 3
 	$(VSEARCH) rank --image $(DEMO_DIR)/chelsea.png --question "What animal is this?" \
 	  --answers cat dog horse

@@ -1,8 +1,11 @@
-"""Build a small folder of real photographs and some clip art, offline, for the README's demo.
+"""Build a small folder of real photographs, some clip art and two documents, offline, for the
+README's demo.
 
 Sources: the sample photographs inside the scikit-image wheel (CC0 or public domain; see
-skimage/data/_fetchers.py for each one's author and licence) and six public-domain Open Clip Art
-drawings kept in ``train/data/demo_clipart`` (its README names them). Usage:
+skimage/data/_fetchers.py for each one's author and licence), six public-domain Open Clip Art
+drawings kept in ``train/data/demo_clipart`` (its README names them), and, in ``documents/``, a
+screenshot-like picture of an invoice and a two-page PDF with a text layer, both written here
+(``vsearch.eval.text_images``). Usage:
 
     python train/data/demo_photos.py DEST
 """
@@ -45,9 +48,39 @@ def build(dest: Path) -> list[Path]:
         if not target.exists():
             shutil.copy2(origin, target)
         copied.append(target)
-    return copied
+    return copied + documents(dest / "documents")
+
+
+INVOICE = [
+    "INVOICE No. 2291",
+    "ACME Corporation, 12 Harbour Road",
+    "Lighthouse lamp, 2 units      EUR 1,250.00",
+    "Due within 30 days",
+]
+REPORT = [
+    ["ACME Harbour Services: quarterly report", "Invoices paid this quarter: 41."],
+    ["The red and white lighthouse was repainted in May.", "Next inspection: October."],
+]
+
+
+def documents(dest: Path) -> list[Path]:
+    """A screenshot-like invoice (PNG) and a PDF report with a text layer (fpdf2)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from vsearch.eval.text_images import fonts, render, write_text_pdf
+
+    dest.mkdir(parents=True, exist_ok=True)
+    shot, report = dest / "invoice-screenshot.png", dest / "harbour-report.pdf"
+    faces = fonts()
+    if not shot.exists() and faces:
+        render(INVOICE, font=faces[0], size=30, canvas=(900, 420)).save(shot)
+    if not report.exists():
+        write_text_pdf(report, REPORT)
+    return [p for p in (shot, report) if p.exists()]
 
 
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "demo-photos")
-    print(f"{len(build(out))} pictures in {out}/ (photos, and clip art in {out}/clipart/)")
+    print(
+        f"{len(build(out))} files in {out}/ (photos, clip art in {out}/clipart/, a screenshot "
+        f"and a PDF in {out}/documents/)"
+    )

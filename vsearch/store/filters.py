@@ -7,7 +7,7 @@ A filter is a list of conditions ``FIELD OP VALUE`` (all must hold), with OP one
 ``path``                    glob on the path relative to the root (``*`` and ``?``; ``*``
                             crosses folders); ``=`` and ``!=`` only
 ``folder``                  the item is under this folder (relative to the root)
-``kind``                    ``image`` or ``text``
+``kind``                    ``image``, ``text`` or ``page`` (of a PDF)
 ``date``                    EXIF taken-at, else the file's modification time (local time);
                             ``2024``, ``2024-05``, ``2024-05-17`` or ISO date-times; ``=`` means
                             within that year/month/day
@@ -246,8 +246,10 @@ def _starts_with_sqlite(element: _StartsWith, compiler: Any, **kw: Any) -> str:
 
 
 def _kind(condition: Condition) -> ColumnElement[bool]:
-    if condition.value not in ("image", "text") or condition.op not in ("=", "!="):
-        raise QueryError(f"filter kind{condition.op}{condition.value}: use kind=image or kind=text")
+    if condition.value not in ("image", "text", "page") or condition.op not in ("=", "!="):
+        raise QueryError(
+            f"filter kind{condition.op}{condition.value}: use kind=image, kind=text or kind=page"
+        )
     return OPS[condition.op](ItemRow.kind, condition.value)
 
 
