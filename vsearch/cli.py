@@ -22,7 +22,7 @@ except ImportError:  # typer that uses click itself
 from vsearch import config
 from vsearch.display import printable
 from vsearch.errors import VsearchError
-from vsearch.pages import split_page
+from vsearch.parts import anchor_of
 
 app = typer.Typer(
     help="Multimodal vector search: ingest folders, then query them with text and images.",
@@ -285,8 +285,7 @@ def _print_hits(
 def _hit_columns(hit: Any) -> str:
     """size, date (EXIF taken-at, else modification time) and absolute path of a hit."""
     when = hit.metadata.get("taken_at") or datetime.fromtimestamp(hit.metadata["mtime"]).isoformat()
-    _, page = split_page(hit.path)
-    where = printable(hit.abspath) + ("" if page is None else f"#page={page}")
+    where = printable(hit.abspath) + anchor_of(hit.path)
     return f"{_human_size(hit.metadata['size']):>8}  {when[:10]:<10}  {where}"
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.pages import split_page
+from vsearch.parts import file_of
 
 if TYPE_CHECKING:
     from vsearch.store.models import ItemRow
@@ -52,4 +52,4 @@ class Hit:
             "content_hash": row.content_hash,
         }
         metadata = {k: v for k, v in data.items() if v is not None}
-        return cls(row.id, row.path, root / split_page(row.path)[0], score, row.kind, metadata)
+        return cls(row.id, row.path, root / file_of(row.path), score, row.kind, metadata)

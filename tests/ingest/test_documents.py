@@ -187,3 +187,31 @@ def test_no_ocr_leaves_scanned_pages_without_text(tmp_path):
     with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
         idx.ingest(root, ocr=False)
         assert items(idx)["scanned.pdf#page=1"].text is None
+
+
+def test_a_long_text_is_chunked_with_offsets_and_follows_its_file_growing_and_shrinking(tmp_path):
+    from vsearch.ingest.chunks import CHUNK_CHARS
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    filler = " ".join(f"word{i}" for i in range(400))
+    text = f"{filler} the albatross glides over the ocean {filler}"
+    (root / "long.md").write_text("short note")
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        idx.ingest(root)
+        assert set(items(idx)) == {"long.md"}
+        (root / "long.md").write_text(text)
+        report = idx.ingest()
+        rows = items(idx)
+        assert "long.md" not in rows and report.removed == 0 and len(rows) == report.added > 2
+        for path, row in rows.items():
+            offset = int(path.removeprefix("long.md#chars="))
+            assert text[offset:].startswith(row.text) and len(row.text) <= CHUNK_CHARS
+            assert row.kind == "text"
+        (hit,) = idx.search("albatross", route="keyword")
+        assert hit.path.startswith("long.md#chars=") and "albatross" in hit.metadata["snippet"]
+        assert hit.abspath == (root / "long.md").resolve()
+        assert idx.ingest().unchanged == len(rows)
+        (root / "long.md").write_text("short again")
+        idx.ingest()
+        assert set(items(idx)) == {"long.md"}

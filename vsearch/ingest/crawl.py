@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from vsearch.ingest.chunks import CHUNKED_FROM_BYTES
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 )
@@ -35,7 +37,7 @@ def kind_of(name: str) -> str | None:
 @dataclass(frozen=True)
 class FileEntry:
     relpath: str  # "/"-separated, relative to the root
-    kind: str
+    kind: str  # kind_of's, or "chunked" for a text too long for one item
     size: int
     mtime_ns: int
 
@@ -147,4 +149,6 @@ def _add_file(root: Path, relpath: str, result: CrawlResult) -> None:
     if not stat.S_ISREG(st.st_mode):  # a FIFO would block a read, /dev/zero never end
         result.bad_files.append((relpath, "not a regular file (a FIFO, socket or device)"))
         return
+    if kind == "text" and st.st_size > CHUNKED_FROM_BYTES:
+        kind = "chunked"  # a long text: one item per chunk (vsearch.ingest.parted)
     result.files.append(FileEntry(relpath, kind, st.st_size, st.st_mtime_ns))

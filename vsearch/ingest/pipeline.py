@@ -25,10 +25,12 @@ from vsearch.errors import UnsupportedInput
 from vsearch.ingest import documents, fusion
 from vsearch.ingest.crawl import CrawlResult, FileEntry, crawl, kind_of
 from vsearch.ingest.decode import Decoded, content_hash, decode, read_bytes
+from vsearch.ingest.jobs import Job, Target
 from vsearch.ingest.ocr import shared_reader
-from vsearch.pages import page_path, split_page
+from vsearch.ingest.parted import PARTED, PartPlanner
+from vsearch.parts import file_of, split_part
 from vsearch.store.catalog import Writer
-from vsearch.store.changes import Changes, FileFacts
+from vsearch.store.changes import Changes
 from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
@@ -71,31 +73,6 @@ class IngestReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed += other.failed
         self.seconds += other.seconds
-
-
-@dataclass
-class _Target:
-    folder_id: int
-    entry: FileEntry
-    row: SyncRow | None  # the existing row for this path, if any
-
-    @property
-    def item_id(self) -> int | None:
-        return None if self.row is None else self.row.id
-
-    @property
-    def file(self) -> FileFacts:
-        e = self.entry
-        return FileFacts(self.folder_id, e.relpath, e.kind, e.size, e.mtime_ns)
-
-
-@dataclass
-class _Job:
-    """One piece of content (a hash) to encode and write to every path that holds it."""
-
-    content_hash: str
-    kind: str
-    targets: list[_Target]
 
 
 @dataclass
@@ -149,7 +126,10 @@ class IngestRun:
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
             hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
             jobs = self._apply_cheap_changes(found, rows, hashes, elsewhere)
-            jobs += self._plan_documents(found, rows, pool)
+            parted = [e for e in found.files if e.kind in PARTED]
+            jobs += PartPlanner(self.writer, self.folder.id, self.root, self._count).plan(
+                parted, rows, pool
+            )
             self._encode(jobs, pool)
         self.report.failed = found.bad_dirs + [
             (r.path, r.error or "") for r in self.writer.failed_items(self.folder.id)
@@ -163,8 +143,8 @@ class IngestRun:
         """Files whose content may differ from what is stored (size+mtime fast path)."""
         changed = []
         for entry in found.files:
-            if entry.kind == "document":
-                continue  # page by page, in _plan_documents
+            if entry.kind in PARTED:
+                continue  # part by part, in PartPlanner
             row = rows.get(entry.relpath)
             same = row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
             if same and row.status != STATUS_PENDING:
@@ -186,18 +166,19 @@ class IngestRun:
         rows: dict[str, SyncRow],
         hashes: dict[FileEntry, str | UnsupportedInput],
         elsewhere: list[SyncRow],
-    ) -> list[_Job]:
+    ) -> list[Job]:
         """Touches, renames, duplicates, deletions and read failures in one transaction.
 
         Returns the content that still needs the encoder, grouped by hash.
         """
         present = {e.relpath for e in found.files} | {p for p, _ in found.bad_files}
+        parted = {e.relpath for e in found.files if e.kind in PARTED}
         missing = {
             p: r
             for p, r in rows.items()
-            if split_page(p)[0] not in present
+            if (file_of(p) not in present or (file_of(p) != p and file_of(p) not in parted))
             and not found.is_under_bad_dir(p)
-            and self._in_scope(split_page(p)[0])
+            and self._in_scope(file_of(p))
         }
         changed_paths = {e.relpath for e in hashes}
         movable: dict[str, list[SyncRow]] = defaultdict(list)
@@ -208,18 +189,18 @@ class IngestRun:
                     movable[row.content_hash].append(row)
                 elif row.folder_id != self.folder.id or row.path not in changed_paths:
                     sources.setdefault(row.content_hash, row)
-        jobs: dict[tuple[str, str], _Job] = {}
-        copies: list[tuple[_Target, SyncRow]] = []
+        jobs: dict[tuple[str, str], Job] = {}
+        copies: list[tuple[Target, SyncRow]] = []
         with self.writer.batch() as changes:
             unreadable = [
                 (FileEntry(p, kind_of(p) or "image", 0, 0), r) for p, r in found.bad_files
             ]
             unreadable += [(e, d) for e, d in hashes.items() if isinstance(d, UnsupportedInput)]
             for entry, reason in unreadable:
-                target = _Target(self.folder.id, entry, rows.get(entry.relpath))
+                target = Target(self.folder.id, entry, rows.get(entry.relpath))
                 changes.record_failure(target.item_id, target.file, str(reason))
             for entry, digest in hashes.items():
-                target = _Target(self.folder.id, entry, rows.get(entry.relpath))
+                target = Target(self.folder.id, entry, rows.get(entry.relpath))
                 if isinstance(digest, UnsupportedInput):
                     continue
                 if (
@@ -239,68 +220,13 @@ class IngestRun:
                     copies.append((target, sources[digest]))
                 else:
                     key = (digest, entry.kind)
-                    jobs.setdefault(key, _Job(digest, entry.kind, [])).targets.append(target)
+                    jobs.setdefault(key, Job(digest, entry.kind, [])).targets.append(target)
             self.report.removed += changes.delete(r.id for r in missing.values())
             self._copy_vectors(changes, copies)
         return list(jobs.values())
 
-    def _plan_documents(
-        self, found: CrawlResult, rows: dict[str, SyncRow], pool: ThreadPoolExecutor
-    ) -> list[_Job]:
-        """PDFs, page by page: unchanged pages are kept, changed and new ones become jobs,
-        pages past the end are removed; a PDF that cannot be read is one failure (its pages go).
-        """
-        pages: dict[str, dict[int, SyncRow]] = defaultdict(dict)
-        for path, row in rows.items():
-            file, number = split_page(path)
-            if number is not None:
-                pages[file][number] = row
-        changed = []
-        for entry in (e for e in found.files if e.kind == "document"):
-            known = [*pages[entry.relpath].values(), *filter(None, [rows.get(entry.relpath)])]
-            if known and all(
-                (r.size, r.mtime_ns) == (entry.size, entry.mtime_ns) and r.status != STATUS_PENDING
-                for r in known
-            ):
-                self.report.unchanged += sum(r.status == STATUS_OK for r in known)
-                continue
-            changed.append(entry)
-        scanned = pool.map(self._scan, changed)
-        jobs: dict[str, _Job] = {}
-        with self.writer.batch() as changes:
-            for entry, outcome in zip(changed, scanned, strict=True):
-                stored, whole = pages.pop(entry.relpath, {}), rows.get(entry.relpath)
-                file = FileFacts(
-                    self.folder.id, entry.relpath, "document", entry.size, entry.mtime_ns
-                )
-                if isinstance(outcome, UnsupportedInput):
-                    self.report.removed += changes.delete(r.id for r in stored.values())
-                    changes.record_failure(whole.id if whole else None, file, str(outcome))
-                    continue
-                if whole is not None:
-                    changes.delete([whole.id])
-                for page in outcome:
-                    row = stored.pop(page.number, None)
-                    path = page_path(entry.relpath, page.number)
-                    target = _Target(
-                        self.folder.id, FileEntry(path, "page", entry.size, entry.mtime_ns), row
-                    )
-                    if row and row.content_hash == page.digest and row.status == STATUS_OK:
-                        changes.touch(row.id, entry.size, entry.mtime_ns)
-                        self.report.unchanged += 1
-                    else:
-                        job = jobs.setdefault(page.digest, _Job(page.digest, "page", []))
-                        job.targets.append(target)
-                self.report.removed += changes.delete(r.id for r in stored.values())
-        return list(jobs.values())
-
-    def _scan(self, entry: FileEntry) -> list[documents.PageFacts] | UnsupportedInput:
-        try:
-            return documents.scan(self.root / entry.relpath)
-        except UnsupportedInput as exc:
-            return exc
-        except Exception as exc:  # a PDFium surprise must not stop the whole ingest
-            return UnsupportedInput(f"cannot read PDF: {type(exc).__name__}: {exc}")
+    def _count(self, name: str, n: int) -> None:
+        setattr(self.report, name, getattr(self.report, name) + n)
 
     def _in_scope(self, relpath: str) -> bool:
         within = self.options.within
@@ -308,7 +234,7 @@ class IngestRun:
             relpath == p or relpath.startswith(p.rstrip("/") + "/") for p in within
         )
 
-    def _copy_vectors(self, changes: Changes, copies: list[tuple[_Target, SyncRow]]) -> None:
+    def _copy_vectors(self, changes: Changes, copies: list[tuple[Target, SyncRow]]) -> None:
         """Duplicates of stored content get the stored vector and facts, not a re-encode."""
         stored = changes.stored_vectors({source.id for _, source in copies})
         facts = changes.facts_of({source.id for _, source in copies})
@@ -320,7 +246,7 @@ class IngestRun:
 
     # ---- encoding --------------------------------------------------------------------------
 
-    def _encode(self, jobs: list[_Job], pool: ThreadPoolExecutor) -> None:
+    def _encode(self, jobs: list[Job], pool: ThreadPoolExecutor) -> None:
         if not jobs:
             return
         if self.progress:
@@ -331,9 +257,9 @@ class IngestRun:
             if self.progress:
                 self.progress.finish()
 
-    def _encode_all(self, jobs: list[_Job], pool: ThreadPoolExecutor) -> None:
-        buffers: dict[str, list[tuple[_Job, Decoded, Any]]] = defaultdict(list)
-        failures: list[tuple[_Job, str]] = []
+    def _encode_all(self, jobs: list[Job], pool: ThreadPoolExecutor) -> None:
+        buffers: dict[str, list[tuple[Job, Decoded, Any]]] = defaultdict(list)
+        failures: list[tuple[Job, str]] = []
         for job, outcome in self._decoded(jobs, pool):
             if isinstance(outcome, UnsupportedInput):
                 failures.append((job, str(outcome)))
@@ -351,10 +277,10 @@ class IngestRun:
             self._write_batch("image", [], failures)
 
     def _decoded(
-        self, jobs: list[_Job], pool: ThreadPoolExecutor
-    ) -> Iterator[tuple[_Job, tuple[Decoded, Any] | UnsupportedInput]]:
+        self, jobs: list[Job], pool: ThreadPoolExecutor
+    ) -> Iterator[tuple[Job, tuple[Decoded, Any] | UnsupportedInput]]:
         """Decode + prepare jobs in worker threads, in order, a bounded number ahead."""
-        window: deque[tuple[_Job, Future[Any]]] = deque()
+        window: deque[tuple[Job, Future[Any]]] = deque()
         ahead = max(2 * self.batch_size, 4 * self.options.workers)
         pending = iter(jobs)
         for job in pending:
@@ -368,11 +294,14 @@ class IngestRun:
                 window.append((following, pool.submit(self._decode_one, following)))
             yield job, future.result()
 
-    def _decode_one(self, job: _Job) -> tuple[Decoded, Any] | UnsupportedInput:
+    def _decode_one(self, job: Job) -> tuple[Decoded, Any] | UnsupportedInput:
         try:
             relpath = job.targets[0].entry.relpath
             if job.kind == "page":
                 decoded = self._decode_page(relpath)
+            elif job.kind == "chunk":
+                facts = {"text": job.content, "text_source": "file"}
+                decoded = Decoded(item=Item(text=job.content), facts=facts)
             else:
                 data = read_bytes(self.root / relpath, job.kind)
                 decoded = decode(data, job.kind, max_side=self.encoder.max_image_side, name=relpath)
@@ -385,7 +314,7 @@ class IngestRun:
             return UnsupportedInput(f"cannot decode: {type(exc).__name__}: {exc}")
 
     def _decode_page(self, relpath: str) -> Decoded:
-        file, number = split_page(relpath)
+        file, _, number = split_part(relpath)
         assert number is not None
         image, text = documents.render_page(
             self.root / file, number, max_side=self.encoder.max_image_side
@@ -419,7 +348,7 @@ class IngestRun:
 
     def _embed(self, kind: str, prepared: list[tuple[Any, Any]]) -> np.ndarray:
         """Vectors of a batch of one kind, each image's fused with its text's where it has one."""
-        instruction = DOCUMENT_INSTRUCTIONS["image" if kind == "page" else kind]
+        instruction = DOCUMENT_INSTRUCTIONS[{"page": "image", "chunk": "text"}.get(kind, kind)]
         vectors = self.encoder.embed_batch([p for p, _ in prepared], instruction)
         with_text = [i for i, (_, t) in enumerate(prepared) if t is not None]
         if with_text:
@@ -432,8 +361,8 @@ class IngestRun:
     def _write_batch(
         self,
         kind: str,
-        batch: list[tuple[_Job, Decoded, Any]],
-        failures: list[tuple[_Job, str]],
+        batch: list[tuple[Job, Decoded, Any]],
+        failures: list[tuple[Job, str]],
     ) -> None:
         vectors = self._embed(kind, [prepared for _, _, prepared in batch]) if batch else []
         self.report.encoded += len(batch)
@@ -449,7 +378,7 @@ class IngestRun:
     def _index_file(
         self,
         changes: Changes,
-        target: _Target,
+        target: Target,
         digest: str | None,
         facts: dict[str, Any],
         vector: Any,
