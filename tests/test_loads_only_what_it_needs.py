@@ -16,7 +16,16 @@ import pytest
 from .cold_probe import run_cli
 from .conftest import DATA
 
-WATCHED = ("torch", "transformers", "efficientnet_lite_pytorch")
+#: The OCR and PDF libraries are ingest's alone: no query may load them.
+WATCHED = (
+    "torch",
+    "transformers",
+    "efficientnet_lite_pytorch",
+    "rapidocr",
+    "onnxruntime",
+    "cv2",
+    "pypdfium2",
+)
 
 
 def _run(*args: str) -> dict:
@@ -39,6 +48,12 @@ def test_a_text_query_loads_the_sentence_model_only(library):
     _, index = library
     outcome = _run("query", "a cat", "--index", str(index), "-k", "1")
     assert outcome == {"code": 0, "loaded": ["torch"]}  # no CNN, no transformers
+
+
+def test_a_keyword_query_loads_no_model(library):
+    _, index = library
+    outcome = _run("query", "coffee", "--route", "keyword", "--index", str(index))
+    assert outcome == {"code": 0, "loaded": []}
 
 
 def test_an_image_query_adds_the_cnn_but_not_transformers(library):
