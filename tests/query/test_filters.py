@@ -98,7 +98,7 @@ def test_min_score_keeps_only_close_hits(facts_index, tmp_path):
     ("condition", "message"),
     [
         ("kind", "bad filter 'kind': write FIELD OP VALUE"),
-        ("kind=video", "use kind=image or kind=text"),
+        ("kind=video", "use kind=image, kind=text or kind=page"),
         ("size<lots", "write e.g. 500KB or 2MB"),
         ("date>=yesterday", "'yesterday' is not a date"),
         ("colour=red", "unknown filter field 'colour'"),
