@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from vsearch.encoders import Item
 from vsearch.eval.text_images import fonts, render, write_scanned_pdf, write_text_pdf
 from vsearch.index import Index
 from vsearch.ingest import documents, ocr
@@ -215,3 +216,24 @@ def test_a_long_text_is_chunked_with_offsets_and_follows_its_file_growing_and_sh
         (root / "long.md").write_text("short again")
         idx.ingest()
         assert set(items(idx)) == {"long.md"}
+
+
+class ReadingEncoder(HashEncoder):
+    """Stands for a VLM (VLM2Vec): it reads the text in an image itself."""
+
+    reads_text_in_images = True
+
+
+def test_an_encoder_that_reads_images_embeds_a_page_as_an_image_and_keeps_its_text(tmp_path):
+    root = tmp_path / "docs"
+    write_text_pdf(root / "r.pdf", [["The harbour master signs the ledger."]])
+    encoder, plain = ReadingEncoder(), HashEncoder()
+    with Index.create(tmp_path / "idx", encoder=encoder) as idx:
+        idx.ingest(root)
+        assert encoder.calls == 1  # the page image alone, no text fused in
+        row = items(idx)["r.pdf#page=1"]
+        (vector,) = idx.store.vectors_by_id([row.id]).values()
+        assert [h.path for h in idx.search("ledger", route="keyword")] == ["r.pdf#page=1"]
+    image, _ = documents.render_page(root / "r.pdf", 1, max_side=encoder.max_image_side)
+    expected = plain.encode([Item(image=image)])[0]
+    assert float(vector @ expected) > 0.9999
