@@ -16,7 +16,8 @@ Printed, all measured in this one run with the default model (``mini``):
    chosen);
 3. the photo set (train/data/photos, ``make photo-set``; skipped when not built): caption ->
    photo R@1 with OCR fusion vs without, and how many photos OCR found text in;
-4. cost: OCR seconds per image, and ingest images/s with OCR on vs off, same files, same run.
+4. cost: OCR seconds per image, and ingest items/s with OCR on vs off, same files, same run: on
+   the fixture (text on every item) and on the photo set (little text).
 
 Usage: python bench/bench_ocr.py [--items 220] [--photos train/data/photos/built] [--keep DIR]
 """
@@ -280,6 +281,25 @@ def photo_set(folder: Path, encoder) -> None:
     print(f"   OCR found enough text to fuse in {len(fused_rows)} of {len(photos)} photos")
 
 
+def photo_ingest_cost(work: Path, photos: Path, encoder) -> None:
+    """Ingest of the photo set (pictures with little or no text) with OCR on vs off."""
+    folder = photos / "images"
+    if not folder.is_dir():
+        print(f"   photo set ingest: skipped, no {folder} (make photo-set)")
+        return
+    n = len(list(folder.glob("*.jpg")))
+    off_idx, off = ingest(
+        work / "photos-off", folder, encoder, ocr=False, text_weight=SHIPPED_WEIGHT
+    )
+    on_idx, on = ingest(work / "photos-on", folder, encoder, ocr=True, text_weight=SHIPPED_WEIGHT)
+    off_idx.close()
+    on_idx.close()
+    print(
+        f"   ingest of the photo set ({n} photos): OCR off {n / off:.2f} items/s ({off:.1f} s), "
+        f"OCR on {n / on:.2f} items/s ({on:.1f} s): on/off time ratio {on / off:.2f}"
+    )
+
+
 def cost(root: Path, on: float, off: float, n: int, sample: list[Path]) -> None:
     print("\n4. cost")
     reader = shared_reader()
@@ -315,6 +335,7 @@ def main() -> int:
     sweep(on_idx, baseline, wanted, encoder)
     photo_set(args.photos, encoder)
     cost(root, on, off, len(wanted), sorted((root / "images").glob("*.jpg"))[:20])
+    photo_ingest_cost(work, args.photos, encoder)
     for idx in (off_idx, on_idx, baseline):
         idx.close()
     return 0
