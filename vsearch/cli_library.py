@@ -129,7 +129,7 @@ def ingest(
         bool | None,
         typer.Option(
             "--ocr/--no-ocr",
-            help="Read the text in images too (OCR, about 1 s an image on a CPU), so a query "
+            help="Read the text in images too (OCR, 1-2 s an image on a CPU), so a query "
             "finds screenshots and scans by their words; --no-ocr: not even in scanned PDF "
             "pages (default: those only).",
             show_default=False,
