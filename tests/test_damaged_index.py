@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import uuid
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 
 from vsearch.cli import app
 from vsearch.index import FAISS_NAME, Index
+from vsearch.ingest.chunks import chunks
+from vsearch.parts import part_path
 from vsearch.store.vectors import DELTA_NAME
 
 from .conftest import HashEncoder, write_image
@@ -192,8 +195,13 @@ def test_a_full_disk_loses_nothing_and_the_next_ingest_resumes(mount, tmp_path):
     point, _ = mount
     photos = tmp_path / "photos"
     index = build(point / "idx", photos)
-    for i in range(300):  # a text each: big rows, tiny encoding cost
-        (photos / f"note{i:03d}.txt").write_text(f"note {i} " + "x" * 6_000)
+    notes = {}  # a text each: big rows, tiny encoding cost; each text is a few chunks
+    words = [f"word{w}" for w in range(100)]
+    for i in range(300):
+        pick = random.Random(i).choices(words, k=400)
+        notes[f"note{i:03d}.txt"] = f"note {i} " + " ".join(pick)
+        (photos / f"note{i:03d}.txt").write_text(notes[f"note{i:03d}.txt"])
+    items = {part_path(name, "chars", o) for name, t in notes.items() for o, _ in chunks(t)}
     filler = point / "filler"
     with open(filler, "wb") as f:  # leave about 300 KB free
         free = shutil.disk_usage(point).free
@@ -206,6 +214,5 @@ def test_a_full_disk_loses_nothing_and_the_next_ingest_resumes(mount, tmp_path):
         assert (index / FAISS_NAME).read_bytes() == faiss_before  # still whole
         committed = len(idx)
         report = idx.ingest()
-        assert report.added == 306 - committed and report.unchanged == committed
-    notes = {f"note{i:03d}.txt" for i in range(300)}
-    assert_consistent(index, FILES | notes)
+        assert report.added == len(FILES | items) - committed and report.unchanged == committed
+    assert_consistent(index, FILES | items)

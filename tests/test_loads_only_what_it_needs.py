@@ -52,7 +52,7 @@ def test_a_text_query_loads_the_sentence_model_only(library):
 
 def test_a_keyword_query_loads_no_model(library):
     _, index = library
-    outcome = _run("query", "coffee", "--route", "keyword", "--index", str(index))
+    outcome = _run("query", "coffee", "--match", "keyword", "--index", str(index))
     assert outcome == {"code": 0, "loaded": []}
 
 

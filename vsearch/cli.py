@@ -187,7 +187,7 @@ def query(
     route: Annotated[
         str,
         typer.Option(
-            "--route",
+            "--match",
             metavar="ROUTE",
             help="For a text query: hybrid (by meaning and by its words, fused), semantic "
             "(meaning only) or keyword (its words in the items' text, no model loaded).",

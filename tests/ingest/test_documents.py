@@ -172,12 +172,12 @@ def test_the_cli_shows_pages_and_matched_words(tmp_path):
     runner = CliRunner()
     done = runner.invoke(app, ["ingest", str(root), "--index", index, "--model", "test-hash"])
     assert done.exit_code == 0, done.output
-    done = runner.invoke(app, ["query", "ledger", "--index", index, "--route", "keyword"])
+    done = runner.invoke(app, ["query", "ledger", "--index", index, "--match", "keyword"])
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
     assert lines[1].endswith("r.pdf#page=2")
     assert lines[2].strip() == "matched ledger: The harbour master signs the ledger."
-    done = runner.invoke(app, ["query", "ledger", "--index", index, "--route", "fuzzy"])
+    done = runner.invoke(app, ["query", "ledger", "--index", index, "--match", "fuzzy"])
     assert done.exit_code != 0 and "route must be one of" in done.output
 
 
@@ -237,3 +237,33 @@ def test_an_encoder_that_reads_images_embeds_a_page_as_an_image_and_keeps_its_te
     image, _ = documents.render_page(root / "r.pdf", 1, max_side=encoder.max_image_side)
     expected = plain.encode([Item(image=image)])[0]
     assert float(vector @ expected) > 0.9999
+
+
+class DyingEncoder(HashEncoder):
+    """Stops the ingest (as a kill would) on its third batch."""
+
+    def embed_batch(self, prepared, instruction):
+        if self.calls >= 2:
+            raise KeyboardInterrupt
+        return super().embed_batch(prepared, instruction)
+
+
+def test_an_ingest_stopped_between_a_file_s_parts_finishes_them_next_time(tmp_path):
+    from vsearch.ingest.chunks import chunks
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    text = " ".join(f"term{i}" for i in range(700))
+    (root / "long.txt").write_text(text)
+    folder = tmp_path / "idx"
+    with Index.create(folder, encoder=DyingEncoder()) as idx, pytest.raises(KeyboardInterrupt):
+        idx.ingest(root, batch_size=1)
+    with Index.open(folder, encoder=HashEncoder()) as idx:
+        committed = len(idx)
+        assert 0 < committed < 5
+        (marker,) = [r for r in idx.store.all_items() if r.path == "long.txt"]
+        assert marker.status == "pending"
+        report = idx.ingest()
+        rows = items(idx)
+        assert "long.txt" not in rows and report.unchanged == committed
+        assert len(rows) == len(idx) == committed + report.added == len(chunks(text))

@@ -19,12 +19,15 @@ from vsearch.ingest import chunks, documents
 from vsearch.ingest.crawl import FileEntry
 from vsearch.ingest.decode import content_hash, decode, read_bytes
 from vsearch.ingest.jobs import Job, Target
-from vsearch.parts import part_path, split_part
+from vsearch.parts import file_of, part_path, split_part
 from vsearch.store.catalog import Writer
-from vsearch.store.changes import FileFacts
+from vsearch.store.changes import Changes, FileFacts
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_OK, STATUS_PENDING
 
+#: The reason a parted file's own row gives while some of its parts wait to be embedded; an
+#: ingest stopped then leaves it, and the next one sees the file as changed (its row is pending).
+INCOMPLETE = "not indexed completely yet: some of its parts wait to be embedded"
 #: Crawl kind of a parted file -> (the anchor of its parts, the kind its items and failure are
 #: stored with, the job kind of a part).
 PARTED = {"document": ("page", "page", "page"), "chunked": ("chars", "text", "chunk")}
@@ -67,12 +70,18 @@ def stored_parts(rows: Iterable[SyncRow]) -> dict[str, dict[int, SyncRow]]:
 
 class PartPlanner:
     """Plans the parted files of one folder's sync (see the module docstring). It counts into
-    ``count(name, n)``: ``unchanged`` and ``removed``."""
+    ``count(name, n)``: ``unchanged`` and ``removed``.
+
+    A file with parts to embed keeps a pending row of its own until the last of them is written
+    (``markers``: file -> [row id, parts outstanding], for :meth:`part_written`), so a killed
+    ingest never leaves a file that looks whole with parts missing.
+    """
 
     def __init__(
         self, writer: Writer, folder_id: int, root: Path, count: Callable[[str, int], None]
     ) -> None:
         self.writer, self.folder_id, self.root, self.count = writer, folder_id, root, count
+        self.markers: dict[str, list[int]] = {}
 
     def plan(
         self, files: list[FileEntry], rows: dict[str, SyncRow], pool: ThreadPoolExecutor
@@ -92,8 +101,7 @@ class PartPlanner:
                     )
                     changes.record_failure(whole.id if whole else None, file, str(outcome))
                     continue
-                if whole is not None:  # a failure before, or a text that was short
-                    changes.delete([whole.id])
+                outstanding = 0
                 for part in outcome:
                     row = stored.pop(part.number, None)
                     if row and row.content_hash == part.digest and row.status == STATUS_OK:
@@ -109,8 +117,28 @@ class PartPlanner:
                     key = (part.digest, job_kind)
                     job = jobs.setdefault(key, Job(part.digest, job_kind, [], part.content))
                     job.targets.append(target)
+                    outstanding += 1
                 self.count("removed", changes.delete(r.id for r in stored.values()))
+                file = FileFacts(
+                    self.folder_id, entry.relpath, stored_kind, entry.size, entry.mtime_ns
+                )
+                if outstanding:
+                    marker = changes.mark_pending(whole.id if whole else None, file, INCOMPLETE)
+                    self.markers[entry.relpath] = [marker, outstanding]
+                elif whole is not None:  # a failure before, or a text that was short
+                    changes.delete([whole.id])
         return list(jobs.values())
+
+    def part_written(self, changes: Changes, path: str) -> None:
+        """One part at ``path`` was written (or recorded as failed) in ``changes``' transaction;
+        the last one of its file removes the file's pending row."""
+        marker = self.markers.get(file_of(path))
+        if marker is None:
+            return
+        marker[1] -= 1
+        if marker[1] == 0:
+            changes.delete([marker[0]])
+            del self.markers[file_of(path)]
 
     def _unchanged(
         self, entry: FileEntry, parts: dict[int, SyncRow], rows: dict[str, SyncRow]

@@ -106,6 +106,7 @@ class IngestRun:
         self.progress = progress
         self.report = IngestReport()
         self.reader = shared_reader()
+        self.parts = PartPlanner(writer, folder.id, self.root, self._count)
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -127,9 +128,7 @@ class IngestRun:
             hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
             jobs = self._apply_cheap_changes(found, rows, hashes, elsewhere)
             parted = [e for e in found.files if e.kind in PARTED]
-            jobs += PartPlanner(self.writer, self.folder.id, self.root, self._count).plan(
-                parted, rows, pool
-            )
+            jobs += self.parts.plan(parted, rows, pool)
             self._encode(jobs, pool)
         self.report.failed = found.bad_dirs + [
             (r.path, r.error or "") for r in self.writer.failed_items(self.folder.id)
@@ -371,9 +370,11 @@ class IngestRun:
                 for target in job.targets:
                     facts = {"width": decoded.width, "height": decoded.height, **decoded.facts}
                     self._index_file(changes, target, job.content_hash, facts, vector)
+                    self.parts.part_written(changes, target.entry.relpath)
             for job, reason in failures:
                 for target in job.targets:
                     changes.record_failure(target.item_id, target.file, reason, job.content_hash)
+                    self.parts.part_written(changes, target.entry.relpath)
 
     def _index_file(
         self,

@@ -130,6 +130,21 @@ class Changes:
             self._drop(row.id)
         return had_vector
 
+    def mark_pending(self, item_id: int | None, file: FileFacts, reason: str) -> int:
+        """Record a file as being indexed (status pending, no vector; a file split into parts
+        keeps this row until its last part is written); returns the row's id."""
+        row = self.session.get(ItemRow, item_id) if item_id is not None else None
+        if row is None:
+            row = ItemRow(folder_id=file.folder_id, path=file.path)
+            self.session.add(row)
+        else:
+            self.session.execute(delete(VectorRow).where(VectorRow.item_id == row.id))
+            if row.status == STATUS_OK:
+                self._drop(row.id)
+        self._describe(row, file, None, STATUS_PENDING, reason)
+        self.session.flush()
+        return row.id
+
     def touch(self, item_id: int, size: int, mtime_ns: int) -> None:
         """The file's size or mtime changed, its content did not."""
         row = self.session.get(ItemRow, item_id)
