@@ -267,3 +267,20 @@ def test_an_ingest_stopped_between_a_file_s_parts_finishes_them_next_time(tmp_pa
         rows = items(idx)
         assert "long.txt" not in rows and report.unchanged == committed
         assert len(rows) == len(idx) == committed + report.added == len(chunks(text))
+
+
+def test_a_long_text_indexed_whole_before_chunking_is_chunked_by_the_next_ingest(
+    tmp_path, monkeypatch
+):
+    from vsearch.ingest import crawl
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "long.txt").write_text(" ".join(f"term{i}" for i in range(700)))
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        monkeypatch.setattr(crawl, "CHUNKED_FROM_BYTES", 10**9)  # a vsearch before chunking
+        idx.ingest(root)
+        assert set(items(idx)) == {"long.txt"}
+        monkeypatch.undo()
+        report = idx.ingest()
+        assert "long.txt" not in items(idx) and report.added == len(items(idx)) > 1

@@ -143,7 +143,10 @@ class PartPlanner:
     def _unchanged(
         self, entry: FileEntry, parts: dict[int, SyncRow], rows: dict[str, SyncRow]
     ) -> bool:
-        known = [*parts.values(), *filter(None, [rows.get(entry.relpath)])]
+        whole = rows.get(entry.relpath)
+        if whole is not None and whole.status == STATUS_OK:
+            return False  # indexed whole by a vsearch that did not split such files
+        known = [*parts.values(), *filter(None, [whole])]
         same = bool(known) and all(
             (r.size, r.mtime_ns) == (entry.size, entry.mtime_ns) and r.status != STATUS_PENDING
             for r in known
