@@ -463,11 +463,12 @@ class Index:
     # ---- the rest --------------------------------------------------------------------------
 
     def remove(self, paths: list[str]) -> int:
-        """Forget items by path (relative to their folder, or a path to the file); returns how
-        many."""
-        rows = [row for p in paths if (row := self.catalog.item_at(p)) is not None]
+        """Forget items by path (relative to their folder, or a path to the file; a PDF's or a
+        long text's path forgets all its pages or chunks); returns how many."""
+        ids = [row.id for p in paths if (row := self.catalog.item_at(p)) is not None]
+        ids += [i for p in paths for i in self.catalog.parts_at(p)]
         with self.catalog.writing(wait=SHORT_WRITE_WAIT) as writer:
-            return writer.remove_items(row.id for row in rows)
+            return writer.remove_items(ids)
 
     def info(self) -> dict[str, Any]:
         return self.catalog.info()

@@ -284,3 +284,14 @@ def test_a_long_text_indexed_whole_before_chunking_is_chunked_by_the_next_ingest
         monkeypatch.undo()
         report = idx.ingest()
         assert "long.txt" not in items(idx) and report.added == len(items(idx)) > 1
+
+
+def test_removing_a_pdf_by_its_path_forgets_all_its_pages(tmp_path):
+    root = tmp_path / "docs"
+    write_text_pdf(root / "a.pdf", [["first page"], ["second page"]])
+    write_text_pdf(root / "b.pdf", [["other file"]])
+    with Index.create(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        idx.ingest(root)
+        assert idx.remove([str(root / "a.pdf")]) == 2
+        assert set(items(idx)) == {"b.pdf#page=1"}
+        assert idx.remove(["b.pdf"]) == 1 and len(idx) == 0

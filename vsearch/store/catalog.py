@@ -42,6 +42,7 @@ from vsearch.encoders.base import EncoderIdentity
 from vsearch.errors import IndexBusy, IndexClosed, StoreError, VsearchError
 from vsearch.hit import Hit
 from vsearch.manifest import MANIFEST_NAME, Manifest
+from vsearch.parts import file_of
 from vsearch.store import migrations, urls
 from vsearch.store.changes import Changes, VectorDelta
 from vsearch.store.filters import Filters, matching_ids
@@ -285,6 +286,25 @@ class Catalog:
             Hit.from_row(rows[i], s, roots.get(rows[i].folder_id, self.folder))
             for i, s in pairs
             if i in rows
+        ]
+
+    def parts_at(self, path: str | os.PathLike[str]) -> list[int]:
+        """Ids of the indexed items that are parts of the file at ``path`` (its PDF pages or
+        text chunks), ``path`` given as for :meth:`item_at`; [] for a file indexed whole."""
+        self.check_open()
+        given = Path(path).expanduser()
+        if given.is_absolute() or given.exists():
+            found = containing(self.folders(), given.resolve())
+            if found is None:
+                return []
+            wanted = {(found[0].id, found[1])}
+        else:
+            relpath = posixpath.normpath(given.as_posix())
+            wanted = {(f.id, relpath) for f in self.folders()}
+        return [
+            item_id
+            for item_id, (folder_id, item_path) in self.store.paths_by_id().items()
+            if file_of(item_path) != item_path and (folder_id, file_of(item_path)) in wanted
         ]
 
     def item_at(self, path: str | os.PathLike[str]) -> ItemRow | None:
