@@ -23,10 +23,16 @@ from vsearch.errors import UnsupportedInput
 from vsearch.ingest.crawl import CrawlResult, FileEntry, crawl, kind_of
 from vsearch.ingest.decode import Decoded, content_hash, decode, read_bytes
 from vsearch.store.catalog import Writer
-from vsearch.store.changes import Changes, FileFacts
+from vsearch.store.changes import Changes, FileFacts, IndexedFile
 from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
+
+#: Encoded files wait for their transaction until it holds this many, or until the oldest waited
+#: this long (seconds): large transactions behind a fast encoder, a commit every few seconds
+#: behind a slow one. What a killed ingest had not committed is encoded again on the rerun.
+WRITE_ROWS = 1_000
+WRITE_SECONDS = 2.0
 
 
 class Progress(Protocol):
@@ -115,6 +121,9 @@ class IngestRun:
         self.options = options
         self.progress = progress
         self.report = IngestReport()
+        self._indexed: list[IndexedFile] = []  # encoded, waiting for their transaction
+        self._failed: list[tuple[_Job, str]] = []
+        self._waiting_since = 0.0
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -191,6 +200,7 @@ class IngestRun:
                     sources.setdefault(row.content_hash, row)
         jobs: dict[tuple[str, str], _Job] = {}
         copies: list[tuple[_Target, SyncRow]] = []
+        touched: list[tuple[int, int, int]] = []
         with self.writer.batch() as changes:
             unreadable = [
                 (FileEntry(p, kind_of(p) or "image", 0, 0), r) for p, r in found.bad_files
@@ -208,7 +218,7 @@ class IngestRun:
                     and target.row.content_hash == digest
                     and target.row.status != STATUS_PENDING
                 ):
-                    changes.touch(target.row.id, entry.size, entry.mtime_ns)
+                    touched.append((target.row.id, entry.size, entry.mtime_ns))
                     if target.row.status == STATUS_OK:
                         self.report.unchanged += 1
                 elif target.row is None and movable.get(digest):
@@ -221,6 +231,7 @@ class IngestRun:
                 else:
                     key = (digest, entry.kind)
                     jobs.setdefault(key, _Job(digest, entry.kind, [])).targets.append(target)
+            changes.touch(touched)
             self.report.removed += changes.delete(r.id for r in missing.values())
             self._copy_vectors(changes, copies)
         return list(jobs.values())
@@ -235,11 +246,20 @@ class IngestRun:
         """Duplicates of stored content get the stored vector and facts, not a re-encode."""
         stored = changes.stored_vectors({source.id for _, source in copies})
         facts = changes.facts_of({source.id for _, source in copies})
-        for target, source in copies:
-            self._index_file(
-                changes, target, source.content_hash, facts[source.id], stored[source.id]
-            )
-            self.report.reused += 1
+        self._index_files(
+            changes,
+            [
+                IndexedFile(
+                    target.item_id,
+                    target.file,
+                    source.content_hash,
+                    facts[source.id],
+                    stored[source.id],
+                )
+                for target, source in copies
+            ],
+        )
+        self.report.reused += len(copies)
 
     # ---- encoding --------------------------------------------------------------------------
 
@@ -250,6 +270,7 @@ class IngestRun:
             self.progress.start(len(jobs))
         try:
             self._encode_all(jobs, pool)
+            self._commit()
         finally:
             if self.progress:
                 self.progress.finish()
@@ -315,25 +336,45 @@ class IngestRun:
             else []
         )
         self.report.encoded += len(batch)
+        encoded = [
+            (job, {"width": decoded.width, "height": decoded.height, **decoded.facts}, vector)
+            for (job, decoded, _), vector in zip(batch, vectors, strict=True)
+        ]
+        self._queue(encoded, failures)
+
+    def _queue(
+        self, encoded: list[tuple[_Job, dict[str, Any], Any]], failures: list[tuple[_Job, str]]
+    ) -> None:
+        """Encoded jobs (facts, vector) and failed ones join the next transaction, which is
+        committed once it is large or old enough (``WRITE_ROWS``, ``WRITE_SECONDS``)."""
+        if not (self._indexed or self._failed):
+            self._waiting_since = time.monotonic()
+        self._indexed += [
+            IndexedFile(target.item_id, target.file, job.content_hash, facts, vector)
+            for job, facts, vector in encoded
+            for target in job.targets
+        ]
+        self._failed += failures
+        waited = time.monotonic() - self._waiting_since
+        if len(self._indexed) + len(self._failed) >= WRITE_ROWS or waited >= WRITE_SECONDS:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Write what waits in one transaction."""
+        if not (self._indexed or self._failed):
+            return
         with self.writer.batch() as changes:
-            for (job, decoded, _), vector in zip(batch, vectors, strict=True):
-                for target in job.targets:
-                    facts = {"width": decoded.width, "height": decoded.height, **decoded.facts}
-                    self._index_file(changes, target, job.content_hash, facts, vector)
-            for job, reason in failures:
+            self._index_files(changes, self._indexed)
+            for job, reason in self._failed:
                 for target in job.targets:
                     changes.record_failure(target.item_id, target.file, reason, job.content_hash)
+        self._indexed, self._failed = [], []
 
-    def _index_file(
-        self,
-        changes: Changes,
-        target: _Target,
-        digest: str | None,
-        facts: dict[str, Any],
-        vector: Any,
-    ) -> None:
-        _, before = changes.index_file(target.item_id, target.file, digest, facts, vector)
-        if before is None or before == STATUS_FAILED:
-            self.report.added += 1
-        else:
-            self.report.updated += 1
+    def _index_files(self, changes: Changes, files: list[IndexedFile]) -> None:
+        if not files:
+            return
+        for _, before in changes.index_files(files):
+            if before is None or before == STATUS_FAILED:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
