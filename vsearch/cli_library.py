@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,18 +61,39 @@ WorkersOption = Annotated[int | None, typer.Option(metavar="N", help="Decode thr
 
 
 class _TqdmProgress:
-    """Ingest progress on stderr, with items/s."""
+    """A step's progress on stderr, with items/s; redrawn every half second, so a step that
+    cannot count (building the vector index) still shows its time; ``delay``: hidden until the
+    step has taken that long."""
+
+    def __init__(self, desc: str = "encoding", delay: float = 0.0) -> None:
+        self.desc, self.delay = desc, delay
 
     def start(self, total: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="item", desc="encoding", file=sys.stderr, leave=False)
+        unit = "item" if total > 1 else "step"
+        self.bar = tqdm(
+            total=total, unit=unit, desc=self.desc, file=sys.stderr, leave=False, delay=self.delay
+        )
+        self.done = threading.Event()
+        threading.Thread(target=self._redraw, daemon=True).start()
+
+    def _redraw(self) -> None:
+        while not self.done.wait(0.5):
+            if time.time() - self.bar.start_t >= self.delay:
+                self.bar.refresh()
 
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
 
     def finish(self) -> None:
+        self.done.set()
         self.bar.close()
+
+
+def _step_progress(name: str) -> _TqdmProgress:
+    """The progress of a step besides encoding, shown once it takes over a second."""
+    return _TqdmProgress(name, delay=1.0)
 
 
 def _open_for_writing(
@@ -142,6 +165,7 @@ def ingest(
                 also_exclude=settings["exclude"],
                 workers=workers,
                 progress=_TqdmProgress(),
+                steps=_step_progress,
             )
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None

@@ -22,8 +22,9 @@ from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS
 from vsearch.encoders.registry import load_encoder
 from vsearch.errors import EncoderMismatch, IndexNotFound, VsearchError
 from vsearch.hit import Hit
-from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun, Progress
+from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun
 from vsearch.manifest import MANIFEST_NAME, Manifest
+from vsearch.progress import Progress, Steps
 from vsearch.query.search import instruction_for, load_image
 from vsearch.store.catalog import (
     DB_NAME,
@@ -221,9 +222,9 @@ class Index:
         self.catalog.tune(kind=kind, recall=recall, params=params)
         return self.info()
 
-    def rebuild_vectors(self) -> None:
+    def rebuild_vectors(self, steps: Steps | None = None) -> None:
         """Recreate the FAISS index from the stored vectors and save it."""
-        self.catalog.rebuild()
+        self.catalog.rebuild(steps)
 
     # ---- ingest ----------------------------------------------------------------------------
 
@@ -236,6 +237,8 @@ class Index:
         workers: int | None = None,
         batch_size: int | None = None,
         progress: Progress | None = None,
+        steps: Steps | None = None,
+        ray: bool | str = False,
     ) -> IngestReport:
         """Synchronise the index with the files under ``folders`` (default: every folder it holds).
 
@@ -250,6 +253,11 @@ class Index:
                 ``[]`` clears them); None: each folder's remembered globs.
             also_exclude: globs skipped this time in every folder, not remembered (the config
                 file's ``exclude``).
+            progress: the encoding's progress.
+            steps: the other long steps' (hashing; reading, building, saving the vector index).
+            ray: decode and encode on a Ray cluster (True: the one this process joined, else
+                ``RAY_ADDRESS``'s, else a new local one; a string: its address); the rows are
+                written here, as a local ingest writes them. Needs ``vsearch[ray]``.
 
         Returns:
             One report for all the folders; its ``failed`` paths are relative to their folder
@@ -267,9 +275,9 @@ class Index:
         )
         if workers is not None:
             options.workers = workers
-        with self.catalog.writing() as writer:
+        with self.catalog.writing(steps=steps) as writer:
             chosen = self._folders_to_sync(writer, named, exclude)
-            return self._sync(writer, chosen, options, progress)
+            return self._sync(writer, chosen, options, progress, steps, ray)
 
     def _sync(
         self,
@@ -277,10 +285,20 @@ class Index:
         folders: list[Folder],
         options: IngestOptions,
         progress: Progress | None,
+        steps: Steps | None,
+        ray: bool | str = False,
     ) -> IngestReport:
         total = IngestReport()
         for folder in folders:
-            report = IngestRun(writer, self._encoder_for_writing, folder, options, progress).run()
+            args = (writer, self._encoder_for_writing, folder, options, progress, steps)
+            if ray is False:
+                run = IngestRun(*args)
+            else:
+                from vsearch.ingest.ray_encode import RayIngestRun
+
+                address = None if ray is True else ray
+                run = RayIngestRun(*args, address=address, encoder_options=self._encoder_options)
+            report = run.run()
             if len(folders) > 1:
                 report.failed = [(str(folder.path / p), r) for p, r in report.failed]
             total.add(report)

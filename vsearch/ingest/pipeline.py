@@ -15,30 +15,19 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from vsearch.encoders.base import Encoder
 from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS
 from vsearch.errors import UnsupportedInput
 from vsearch.ingest.crawl import CrawlResult, FileEntry, crawl, kind_of
 from vsearch.ingest.decode import Decoded, content_hash, decode, read_bytes
+from vsearch.progress import Progress, Steps, step
 from vsearch.store.catalog import Writer
 from vsearch.store.changes import Changes, FileFacts, IndexedFile
 from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
-
-#: Encoded files wait for their transaction until it holds this many, or until the oldest waited
-#: this long (seconds): large transactions behind a fast encoder, a commit every few seconds
-#: behind a slow one. What a killed ingest had not committed is encoded again on the rerun.
-WRITE_ROWS = 1_000
-WRITE_SECONDS = 2.0
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-    def finish(self) -> None: ...
 
 
 @dataclass
@@ -115,15 +104,14 @@ class IngestRun:
         folder: Folder,
         options: IngestOptions,
         progress: Progress | None = None,
+        steps: Steps | None = None,
     ) -> None:
         self.writer, self._encoder, self.folder = writer, encoder, folder
         self.root = folder.path
         self.options = options
-        self.progress = progress
+        self.progress = progress  # of the encoding
+        self.steps = steps  # of the other long steps (hashing)
         self.report = IngestReport()
-        self._indexed: list[IndexedFile] = []  # encoded, waiting for their transaction
-        self._failed: list[tuple[_Job, str]] = []
-        self._waiting_since = 0.0
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -142,7 +130,7 @@ class IngestRun:
         elsewhere = [r for other in state.values() for r in other.values()]
         to_hash = self._changed_files(found, rows)
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
-            hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
+            hashes = self._hash_all(to_hash, pool)
             jobs = self._apply_cheap_changes(found, rows, hashes, elsewhere)
             self._encode(jobs, pool)
         self.report.failed = found.bad_dirs + [
@@ -165,6 +153,18 @@ class IngestRun:
                 continue
             changed.append(entry)
         return changed
+
+    def _hash_all(
+        self, files: list[FileEntry], pool: ThreadPoolExecutor
+    ) -> dict[FileEntry, str | UnsupportedInput]:
+        hashes: dict[FileEntry, str | UnsupportedInput] = {}
+        if not files:
+            return hashes
+        with step(self.steps, "hashing", len(files)) as advance:
+            for entry, digest in zip(files, pool.map(self._hash, files), strict=True):
+                hashes[entry] = digest
+                advance(1)
+        return hashes
 
     def _hash(self, entry: FileEntry) -> str | UnsupportedInput:
         try:
@@ -270,7 +270,6 @@ class IngestRun:
             self.progress.start(len(jobs))
         try:
             self._encode_all(jobs, pool)
-            self._commit()
         finally:
             if self.progress:
                 self.progress.finish()
@@ -340,35 +339,24 @@ class IngestRun:
             (job, {"width": decoded.width, "height": decoded.height, **decoded.facts}, vector)
             for (job, decoded, _), vector in zip(batch, vectors, strict=True)
         ]
-        self._queue(encoded, failures)
+        self._write(encoded, failures)
 
-    def _queue(
+    def _write(
         self, encoded: list[tuple[_Job, dict[str, Any], Any]], failures: list[tuple[_Job, str]]
     ) -> None:
-        """Encoded jobs (facts, vector) and failed ones join the next transaction, which is
-        committed once it is large or old enough (``WRITE_ROWS``, ``WRITE_SECONDS``)."""
-        if not (self._indexed or self._failed):
-            self._waiting_since = time.monotonic()
-        self._indexed += [
-            IndexedFile(target.item_id, target.file, job.content_hash, facts, vector)
-            for job, facts, vector in encoded
-            for target in job.targets
-        ]
-        self._failed += failures
-        waited = time.monotonic() - self._waiting_since
-        if len(self._indexed) + len(self._failed) >= WRITE_ROWS or waited >= WRITE_SECONDS:
-            self._commit()
-
-    def _commit(self) -> None:
-        """Write what waits in one transaction."""
-        if not (self._indexed or self._failed):
-            return
+        """Encoded jobs (facts, vector) and failed ones, in one transaction."""
         with self.writer.batch() as changes:
-            self._index_files(changes, self._indexed)
-            for job, reason in self._failed:
+            self._index_files(
+                changes,
+                [
+                    IndexedFile(target.item_id, target.file, job.content_hash, facts, vector)
+                    for job, facts, vector in encoded
+                    for target in job.targets
+                ],
+            )
+            for job, reason in failures:
                 for target in job.targets:
                     changes.record_failure(target.item_id, target.file, reason, job.content_hash)
-        self._indexed, self._failed = [], []
 
     def _index_files(self, changes: Changes, files: list[IndexedFile]) -> None:
         if not files:
