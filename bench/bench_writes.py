@@ -10,9 +10,10 @@ Three ways, side by side in this process:
 - ``per-row/32``: the path before issue 18 (main at 5876670), copied below: an ORM ``get``, a
   ``flush`` for the new id and a ``merge`` of the vector per file, a transaction per encoder
   batch (32 files, the default encoder's batch);
-- ``executemany/32``: ``Changes.index_files``, a transaction per encoder batch: what ingest does;
-- ``executemany/1000``: the same in transactions of 1,000 files (what an encoder batch of 1,000
-  would give), to show what the per-transaction work costs.
+- ``executemany/32``: ``Changes.index_files``, a transaction per encoder batch: what ingest
+  writes behind an encoder slower than a batch per ``WRITE_SECONDS``;
+- ``executemany/1000``: the same in transactions of ``WRITE_ROWS`` files: what ingest gathers
+  behind a fast encoder.
 
 Usage: python bench/bench_writes.py [--sizes 10000,100000] [--baseline-up-to 100000]
 """
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.encoders.base import EncoderIdentity
+from vsearch.ingest.pipeline import WRITE_ROWS
 from vsearch.store.catalog import Catalog
 from vsearch.store.changes import FACT_COLUMNS, Changes, FileFacts, IndexedFile
 from vsearch.store.metadata import vector_to_bytes
@@ -130,7 +132,7 @@ def main() -> None:
     ways: list[tuple[str, Write, int]] = [
         ("per-row/32 (before)", per_row, ENCODER_BATCH),
         (f"executemany/{ENCODER_BATCH}", executemany, ENCODER_BATCH),
-        ("executemany/1000", executemany, 1000),
+        (f"executemany/{WRITE_ROWS}", executemany, WRITE_ROWS),
     ]
     print(f"{'n':>8}  {'way':<22} {'seconds':>8} {'items/s':>9} {'vs before':>10}")
     for n in sizes:

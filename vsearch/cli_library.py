@@ -58,6 +58,24 @@ StoreOption = Annotated[
     ),
 ]
 WorkersOption = Annotated[int | None, typer.Option(metavar="N", help="Decode threads.")]
+RayOption = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Decode and encode on a Ray cluster (one encoder per GPU, else per CPU), writing "
+        "the index here: the cluster in RAY_ADDRESS, else a new local one. The folders must be "
+        "at the same path on every machine. Needs pip install 'vsearch[ray]'.",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="The Ray cluster for --ray (implies it), e.g. ray://head:10001 or auto.",
+        show_default=False,
+    ),
+]
 
 
 class _TqdmProgress:
@@ -148,6 +166,8 @@ def ingest(
     dtype: DtypeOption = None,
     batch_size: BatchOption = None,
     store: StoreOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index folders' images and texts (.txt .md) and keep the index in sync with them.
@@ -166,6 +186,7 @@ def ingest(
                 workers=workers,
                 progress=_TqdmProgress(),
                 steps=_step_progress,
+                ray=ray_address or ray,
             )
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None

@@ -154,7 +154,9 @@ class Index:
         encoder = encoder or create_with
         if isinstance(encoder, str) or encoder is None:
             encoder = load_encoder(encoder, **encoder_options)
-        return cls.create(path, encoder=encoder, store_url=store_url or create_store_url)
+        index = cls.create(path, encoder=encoder, store_url=store_url or create_store_url)
+        index._encoder_options = encoder_options  # what a Ray worker loads the encoder with
+        return index
 
     # ---- what it is ------------------------------------------------------------------------
 

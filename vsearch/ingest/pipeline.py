@@ -29,6 +29,13 @@ from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
 
+#: Encoded files wait for their transaction until it holds this many, or until the first of
+#: them waited this long (seconds): behind a fast encoder one transaction takes many of its
+#: batches (the commit, the generation bump and the FAISS update are paid once), behind a slow
+#: one each batch is committed as it comes. A killed ingest loses at most that much work.
+WRITE_ROWS = 1_000
+WRITE_SECONDS = 0.1
+
 
 @dataclass
 class IngestReport:
@@ -112,6 +119,9 @@ class IngestRun:
         self.progress = progress  # of the encoding
         self.steps = steps  # of the other long steps (hashing)
         self.report = IngestReport()
+        self._indexed: list[IndexedFile] = []  # encoded, waiting for their transaction
+        self._failed: list[tuple[_Job, str]] = []
+        self._waiting_since = 0.0
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -270,6 +280,7 @@ class IngestRun:
             self.progress.start(len(jobs))
         try:
             self._encode_all(jobs, pool)
+            self._commit()
         finally:
             if self.progress:
                 self.progress.finish()
@@ -344,19 +355,30 @@ class IngestRun:
     def _write(
         self, encoded: list[tuple[_Job, dict[str, Any], Any]], failures: list[tuple[_Job, str]]
     ) -> None:
-        """Encoded jobs (facts, vector) and failed ones, in one transaction."""
+        """Encoded jobs (facts, vector) and failed ones join the next transaction, committed
+        once it is large or old enough (``WRITE_ROWS``, ``WRITE_SECONDS``)."""
+        if not (self._indexed or self._failed):
+            self._waiting_since = time.monotonic()
+        self._indexed += [
+            IndexedFile(target.item_id, target.file, job.content_hash, facts, vector)
+            for job, facts, vector in encoded
+            for target in job.targets
+        ]
+        self._failed += failures
+        waited = time.monotonic() - self._waiting_since
+        if len(self._indexed) + len(self._failed) >= WRITE_ROWS or waited >= WRITE_SECONDS:
+            self._commit()
+
+    def _commit(self) -> None:
+        """What waits, in one transaction."""
+        if not (self._indexed or self._failed):
+            return
         with self.writer.batch() as changes:
-            self._index_files(
-                changes,
-                [
-                    IndexedFile(target.item_id, target.file, job.content_hash, facts, vector)
-                    for job, facts, vector in encoded
-                    for target in job.targets
-                ],
-            )
-            for job, reason in failures:
+            self._index_files(changes, self._indexed)
+            for job, reason in self._failed:
                 for target in job.targets:
                     changes.record_failure(target.item_id, target.file, reason, job.content_hash)
+        self._indexed, self._failed = [], []
 
     def _index_files(self, changes: Changes, files: list[IndexedFile]) -> None:
         if not files:

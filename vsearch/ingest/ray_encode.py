@@ -15,7 +15,9 @@ folder must be mounted at the same path on each. Ray is an optional dependency
 
 from __future__ import annotations
 
+import logging
 import pickle
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -110,13 +112,26 @@ def ray_session(address: str | None) -> Iterator[Any]:
         yield ray
         return
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise VsearchError(f"cannot reach the Ray cluster at {address or 'auto'}: {exc}") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _last_error(exc: BaseException) -> str:
+    """The innermost ``SomeError: message`` line of a Ray error's text (it holds the remote
+    traceback), or its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Mismatch): ", line)]
+    return raised[-1].split(": ", 1)[1] if raised else (lines or [type(exc).__name__])[0]
 
 
 class RayIngestRun(IngestRun):
@@ -141,6 +156,9 @@ class RayIngestRun(IngestRun):
         encoder = self.encoder
         recipe = encoder_recipe(encoder, self.encoder_options)
         with ray_session(self.address) as ray:
+            context = ray.data.DataContext.get_current()  # imports ray.data, its logging set
+            logging.getLogger("ray.data").setLevel(logging.ERROR)
+            context.enable_progress_bars = False  # the run reports its own (``progress``)
             data = ray.data.from_items(
                 [
                     {
@@ -166,10 +184,7 @@ class RayIngestRun(IngestRun):
                 for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
                     self._write_results(jobs, batch)
             except ray.exceptions.RayError as exc:
-                cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) else exc
-                if isinstance(cause, VsearchError):
-                    raise cause from None
-                raise VsearchError(f"the Ray pipeline failed: {cause}") from None
+                raise VsearchError(f"the Ray pipeline failed: {_last_error(exc)}") from None
 
     def _write_results(self, jobs: list[_Job], batch: dict[str, np.ndarray]) -> None:
         """One batch of results from the actors, written in one transaction."""

@@ -145,12 +145,16 @@ class Changes:
                 {"folder_id": files[i].file.folder_id, "path": files[i].file.path, **values[i]}
                 for i in new
             ]
-            returning = insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True)
-            for i, item_id in zip(new, self.session.scalars(returning, rows), strict=True):
-                ids[i] = item_id
+            # matched by (folder, path), unique: RETURNING's row order is not the VALUES' order,
+            # and asking SQLAlchemy for that order makes it insert one row per statement
+            items = ItemRow.__table__.c
+            returning = insert(ItemRow.__table__).returning(items.id, items.folder_id, items.path)
+            made = {(f, p): item_id for item_id, f, p in self.session.execute(returning, rows)}
+            for i in new:
+                ids[i] = made[files[i].file.folder_id, files[i].file.path]
         vectors = [np.asarray(f.vector, np.float32) for f in files]
         self.session.execute(
-            insert(VectorRow),
+            insert(VectorRow.__table__),
             [
                 {"item_id": item_id, "vector": vector_to_bytes(vector)}
                 for item_id, vector in zip(ids, vectors, strict=True)
