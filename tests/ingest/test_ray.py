@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vsearch.errors import VsearchError
 from vsearch.index import Index
 from vsearch.store.changes import FACT_COLUMNS
 
@@ -74,3 +75,28 @@ def test_a_ray_ingest_writes_what_a_local_one_writes(tmp_path, photo_dir, local_
         new = idx.store.item_by_path("new.png").id
         hits = idx.search_vector(idx.catalog.stored_vectors([new])[new], k=1)
         assert [h.id for h in hits] == [new]
+
+
+class BreaksOnLargeImages(HashEncoder):
+    """Fails its whole batch when an image of 30 pixels or more is in it (on the Ray worker)."""
+
+    def embed_batch(self, prepared, instruction):
+        if any(item.image is not None and item.image.width >= 30 for item in prepared):
+            raise RuntimeError("the encoder broke")
+        return super().embed_batch(prepared, instruction)
+
+
+def test_a_failed_ray_ingest_keeps_what_it_committed_and_a_rerun_finishes(tmp_path, local_ray):
+    root = tmp_path / "photos"
+    for i in range(40):
+        write_image(root / f"p{i:02d}.png", seed=i, size=(30 if i == 39 else 20, 20), fmt="PNG")
+    with Index.create(tmp_path / "idx", encoder=BreaksOnLargeImages()) as idx:
+        with pytest.raises(VsearchError, match="the Ray pipeline failed: the encoder broke"):
+            idx.ingest(root, ray=True)
+        done = idx.store.count()
+        assert done < 40
+        assert sorted(idx.vectors.ids().tolist()) == sorted(r.id for r in idx.store.all_items())
+    with Index.open(tmp_path / "idx", encoder=HashEncoder()) as idx:
+        report = idx.ingest(ray=True)
+        assert (report.added, report.unchanged, report.failed) == (40 - done, done, [])
+        assert len(idx.vectors) == 40

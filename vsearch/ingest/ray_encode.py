@@ -126,12 +126,15 @@ def ray_session(address: str | None) -> Iterator[Any]:
         ray.shutdown()
 
 
-def _last_error(exc: BaseException) -> str:
-    """The innermost ``SomeError: message`` line of a Ray error's text (it holds the remote
-    traceback), or its first line."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Mismatch): ", line)]
-    return raised[-1].split(": ", 1)[1] if raised else (lines or [type(exc).__name__])[0]
+def _first_error(exc: BaseException) -> str:
+    """What went wrong where a Ray error began: Ray puts the remote traceback in its text, and
+    the first ``SomeError: message`` line there that is not Ray's own is the cause."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    for line in lines:
+        found = re.match(r"^([\w.]+(?:Error|Exception|Mismatch)): (.+)", line)
+        if found and not found[1].startswith("ray."):
+            return found[2]
+    return next((line for line in lines if line), type(exc).__name__)
 
 
 class RayIngestRun(IngestRun):
@@ -171,12 +174,13 @@ class RayIngestRun(IngestRun):
             )
             gpus = int(ray.cluster_resources().get("GPU", 0))
             slots = gpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            batches = -(-len(jobs) // self.batch_size)  # no more actors than batches
             encoded = data.map_batches(
                 EncodeBatch,
                 fn_constructor_kwargs={"recipe": recipe, "identity": encoder.identity.to_dict()},
                 batch_size=self.batch_size,
                 batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(slots, len(jobs))),
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(slots, batches)),
                 num_gpus=1 if gpus else 0,
                 num_cpus=0 if gpus else 1,
             )
@@ -184,7 +188,7 @@ class RayIngestRun(IngestRun):
                 for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
                     self._write_results(jobs, batch)
             except ray.exceptions.RayError as exc:
-                raise VsearchError(f"the Ray pipeline failed: {_last_error(exc)}") from None
+                raise VsearchError(f"the Ray pipeline failed: {_first_error(exc)}") from None
 
     def _write_results(self, jobs: list[_Job], batch: dict[str, np.ndarray]) -> None:
         """One batch of results from the actors, written in one transaction."""
