@@ -122,6 +122,7 @@ class Changes:
         """
         if not files:
             return []
+        self.session.flush()  # the Core statements below do not flush pending ORM rows
         before = self._statuses(f.item_id for f in files if f.item_id is not None)
         now = datetime.now()
         values = [
