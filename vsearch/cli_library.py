@@ -109,7 +109,7 @@ class _TqdmProgress:
         self.bar.close()
 
 
-def _step_progress(name: str) -> _TqdmProgress:
+def step_progress(name: str) -> _TqdmProgress:
     """The progress of a step besides encoding, shown once it takes over a second."""
     return _TqdmProgress(name, delay=1.0)
 
@@ -185,7 +185,7 @@ def ingest(
                 also_exclude=settings["exclude"],
                 workers=workers,
                 progress=_TqdmProgress(),
-                steps=_step_progress,
+                steps=step_progress,
                 ray=ray_address or ray,
             )
     except (VsearchError, ValueError) as exc:

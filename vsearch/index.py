@@ -217,11 +217,13 @@ class Index:
         kind: str | None = None,
         recall: float | None = None,
         params: dict[str, int] | None = None,
+        steps: Steps | None = None,
     ) -> dict[str, Any]:
         """Re-index the vectors as ``kind`` (``auto``, ``flat``, ``ivf``, ``hnsw``, ``ivfpq``),
         tuned to reach recall@10 ``recall``, or with fixed ``params`` (``nprobe``,
-        ``ef_search``, ``rerank``; ``{}`` goes back to tuning); returns :meth:`info`."""
-        self.catalog.tune(kind=kind, recall=recall, params=params)
+        ``ef_search``, ``rerank``; ``{}`` goes back to tuning); returns :meth:`info`.
+        ``steps`` reports reading, building and saving the vectors (see :meth:`ingest`)."""
+        self.catalog.tune(kind=kind, recall=recall, params=params, steps=steps)
         return self.info()
 
     def rebuild_vectors(self, steps: Steps | None = None) -> None:

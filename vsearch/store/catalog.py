@@ -459,14 +459,22 @@ class Catalog:
                 ids, vecs = self.store.all_vectors(session, advance=advance)
         kind = choose_kind(len(ids), self.manifest.index_kind, dim=dim)
         target = self.manifest.index_recall
-        with step(steps if len(ids) else None, "building the vector index"):
+        with step(steps if len(ids) else None, "building the vector index", len(ids)) as added:
             if self.manifest.index_kind == "auto":
                 built = VectorIndex.build_auto(
-                    kind, dim, ids, vecs, target=target, params=self.manifest.search_params
+                    kind,
+                    dim,
+                    ids,
+                    vecs,
+                    target=target,
+                    params=self.manifest.search_params,
+                    added=added,
                 )
             else:
                 params = self.manifest.search_params(kind)
-                built = VectorIndex.build(kind, dim, ids, vecs, target=target, params=params)
+                built = VectorIndex.build(
+                    kind, dim, ids, vecs, target=target, params=params, added=added
+                )
         return _Snapshot(built, generation)
 
     def tune(
@@ -475,6 +483,7 @@ class Catalog:
         kind: str | None = None,
         recall: float | None = None,
         params: dict[str, int] | None = None,
+        steps: Steps | None = None,
     ) -> None:
         """Change how the vectors are indexed and rebuild them so: the ``kind`` (or ``auto``),
         the recall@10 the tuning aims at, and settings that replace the tuning (``{}`` clears
@@ -490,14 +499,14 @@ class Catalog:
                 f"index settings are positive integers named {', '.join(sorted(known))}; "
                 f"got {params}"
             )
-        with self.writing(wait=SHORT_WRITE_WAIT), self._vectors_lock:
+        with self.writing(wait=SHORT_WRITE_WAIT, steps=steps), self._vectors_lock:
             self.manifest.index_kind = kind if kind is not None else self.manifest.index_kind
             if recall is not None:
                 self.manifest.index_recall = recall
             if params is not None:
                 self.manifest.index_params = dict(params)
             self.manifest.save(self.folder)
-            self._snapshot = self._rebuild()
+            self._snapshot = self._rebuild(steps)
 
     def rebuild(self, steps: Steps | None = None) -> None:
         """Recreate the FAISS index from the stored vectors and save it (under the lock)."""
