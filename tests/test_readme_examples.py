@@ -28,6 +28,7 @@ NOT_RUN = {
     "vsearch serve": "runs until stopped",
     "vsearch watch": "runs until stopped",
     "--store postgresql://": "needs that PostgreSQL server",
+    "--ray-address ray://": "needs that Ray cluster",
     "--device cuda": "needs a GPU and that model",
 }
 FIRST_EXAMPLE = "vsearch ingest ~/Pictures /mnt/phone"  # the one line about your own folders

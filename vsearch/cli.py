@@ -427,6 +427,7 @@ def tune(
     Rebuilds the vector index from the stored vectors (no re-encoding) and shows the kind,
     settings and measured recall it chose; they stay with the index for later ingests.
     """
+    from vsearch.cli_library import step_progress
     from vsearch.index import Index
 
     named = {"nprobe": nprobe, "ef_search": ef_search, "rerank": rerank}
@@ -434,7 +435,7 @@ def tune(
     params = {} if auto else (fixed or None)
     try:
         with Index.open(_settings(index=index)["index"]) as idx:
-            facts = idx.tune(kind=kind, recall=recall, params=params)
+            facts = idx.tune(kind=kind, recall=recall, params=params, steps=step_progress)
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None
     shown = {key: facts[key] for key in ("vectors", "index_kind", "index_params", "index_recall")}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,21 +58,60 @@ StoreOption = Annotated[
     ),
 ]
 WorkersOption = Annotated[int | None, typer.Option(metavar="N", help="Decode threads.")]
+RayOption = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Decode and encode on a Ray cluster (one encoder per GPU, else per CPU), writing "
+        "the index here: the cluster in RAY_ADDRESS, else a new local one. The folders must be "
+        "at the same path on every machine. Needs pip install 'vsearch[ray]'.",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="The Ray cluster for --ray (implies it), e.g. ray://head:10001 or auto.",
+        show_default=False,
+    ),
+]
 
 
 class _TqdmProgress:
-    """Ingest progress on stderr, with items/s."""
+    """A step's progress on stderr, with items/s; redrawn every half second, so a step that
+    cannot count (building the vector index) still shows its time; ``delay``: hidden until the
+    step has taken that long."""
+
+    def __init__(self, desc: str = "encoding", delay: float = 0.0) -> None:
+        self.desc, self.delay = desc, delay
 
     def start(self, total: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="item", desc="encoding", file=sys.stderr, leave=False)
+        unit = "item" if total > 1 else "step"
+        self.bar = tqdm(
+            total=total, unit=unit, desc=self.desc, file=sys.stderr, leave=False, delay=self.delay
+        )
+        self.done = threading.Event()
+        threading.Thread(target=self._redraw, daemon=True).start()
+
+    def _redraw(self) -> None:
+        while not self.done.wait(0.5):
+            if time.time() - self.bar.start_t >= self.delay:
+                self.bar.refresh()
 
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
 
     def finish(self) -> None:
+        self.done.set()
         self.bar.close()
+
+
+def step_progress(name: str) -> _TqdmProgress:
+    """The progress of a step besides encoding, shown once it takes over a second."""
+    return _TqdmProgress(name, delay=1.0)
 
 
 def _open_for_writing(
@@ -135,6 +176,8 @@ def ingest(
             show_default=False,
         ),
     ] = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index folders' images, PDFs (one item per page) and texts, and keep the index in sync.
@@ -154,6 +197,8 @@ def ingest(
                 workers=workers,
                 ocr=ocr,
                 progress=_TqdmProgress(),
+                steps=step_progress,
+                ray=ray_address or ray,
             )
     except (VsearchError, ValueError) as exc:
         raise _fail(exc) from None

@@ -22,8 +22,9 @@ from vsearch.encoders.instructions import DOCUMENT_INSTRUCTIONS
 from vsearch.encoders.registry import load_encoder
 from vsearch.errors import EncoderMismatch, IndexNotFound, VsearchError
 from vsearch.hit import Hit
-from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun, Progress
+from vsearch.ingest.pipeline import IngestOptions, IngestReport, IngestRun
 from vsearch.manifest import MANIFEST_NAME, Manifest
+from vsearch.progress import Progress, Steps
 from vsearch.query.hybrid import check_route, text_search
 from vsearch.query.search import instruction_for, load_image
 from vsearch.store.catalog import (
@@ -154,7 +155,9 @@ class Index:
         encoder = encoder or create_with
         if isinstance(encoder, str) or encoder is None:
             encoder = load_encoder(encoder, **encoder_options)
-        return cls.create(path, encoder=encoder, store_url=store_url or create_store_url)
+        index = cls.create(path, encoder=encoder, store_url=store_url or create_store_url)
+        index._encoder_options = encoder_options  # what a Ray worker loads the encoder with
+        return index
 
     # ---- what it is ------------------------------------------------------------------------
 
@@ -215,16 +218,18 @@ class Index:
         kind: str | None = None,
         recall: float | None = None,
         params: dict[str, int] | None = None,
+        steps: Steps | None = None,
     ) -> dict[str, Any]:
         """Re-index the vectors as ``kind`` (``auto``, ``flat``, ``ivf``, ``hnsw``, ``ivfpq``),
         tuned to reach recall@10 ``recall``, or with fixed ``params`` (``nprobe``,
-        ``ef_search``, ``rerank``; ``{}`` goes back to tuning); returns :meth:`info`."""
-        self.catalog.tune(kind=kind, recall=recall, params=params)
+        ``ef_search``, ``rerank``; ``{}`` goes back to tuning); returns :meth:`info`.
+        ``steps`` reports reading, building and saving the vectors (see :meth:`ingest`)."""
+        self.catalog.tune(kind=kind, recall=recall, params=params, steps=steps)
         return self.info()
 
-    def rebuild_vectors(self) -> None:
+    def rebuild_vectors(self, steps: Steps | None = None) -> None:
         """Recreate the FAISS index from the stored vectors and save it."""
-        self.catalog.rebuild()
+        self.catalog.rebuild(steps)
 
     # ---- ingest ----------------------------------------------------------------------------
 
@@ -238,6 +243,8 @@ class Index:
         batch_size: int | None = None,
         ocr: bool | None = None,
         progress: Progress | None = None,
+        steps: Steps | None = None,
+        ray: bool | str = False,
     ) -> IngestReport:
         """Synchronise the index with the files under ``folders`` (default: every folder it holds).
 
@@ -256,6 +263,11 @@ class Index:
                 by its words, fused into their vectors); False: in neither; None: in such PDF
                 pages only (images cost too much by default: ``OCR_IMAGES_BY_DEFAULT``). It
                 applies to what is embedded now: ``--reindex`` redoes the rest.
+            progress: the encoding's progress.
+            steps: the other long steps' (hashing; reading, building, saving the vector index).
+            ray: decode and encode on a Ray cluster (True: the one this process joined, else
+                ``RAY_ADDRESS``'s, else a new local one; a string: its address); the rows are
+                written here, as a local ingest writes them. Needs ``vsearch[ray]``.
 
         Returns:
             One report for all the folders; its ``failed`` paths are relative to their folder
@@ -275,9 +287,9 @@ class Index:
             options.workers = workers
         if ocr is not None:
             options.ocr_images = options.ocr_pages = ocr
-        with self.catalog.writing() as writer:
+        with self.catalog.writing(steps=steps) as writer:
             chosen = self._folders_to_sync(writer, named, exclude)
-            return self._sync(writer, chosen, options, progress)
+            return self._sync(writer, chosen, options, progress, steps, ray)
 
     def _sync(
         self,
@@ -285,10 +297,20 @@ class Index:
         folders: list[Folder],
         options: IngestOptions,
         progress: Progress | None,
+        steps: Steps | None,
+        ray: bool | str = False,
     ) -> IngestReport:
         total = IngestReport()
         for folder in folders:
-            report = IngestRun(writer, self._encoder_for_writing, folder, options, progress).run()
+            args = (writer, self._encoder_for_writing, folder, options, progress, steps)
+            if ray is False:
+                run = IngestRun(*args)
+            else:
+                from vsearch.ingest.ray_encode import RayIngestRun
+
+                address = None if ray is True else ray
+                run = RayIngestRun(*args, address=address, encoder_options=self._encoder_options)
+            report = run.run()
             if len(folders) > 1:
                 report.failed = [(str(folder.path / p), r) for p, r in report.failed]
             total.add(report)

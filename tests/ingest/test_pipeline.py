@@ -236,3 +236,38 @@ def test_a_sync_with_nothing_to_embed_loads_no_model(tmp_path, photo_dir, store_
         report = idx.ingest()
         assert (report.moved, report.removed, report.encoded) == (1, 1, 0)
         assert idx._encoder is None
+
+
+class StepRecorder:
+    """A ``Steps``: each step's ``[total, advanced, finished]``, by name, in order."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list] = {}
+
+    def __call__(self, name: str):
+        seen = self.seen
+
+        class Recorded:
+            def start(self, total: int) -> None:
+                seen[name] = [total, 0, False]
+
+            def advance(self, n: int = 1) -> None:
+                seen[name][1] += n
+
+            def finish(self) -> None:
+                seen[name][2] = True
+
+        return Recorded()
+
+
+def test_long_steps_of_an_ingest_and_a_rebuild_report_progress(index, photo_dir):
+    steps = StepRecorder()
+    index.ingest(photo_dir, steps=steps)
+    assert steps.seen == {"hashing": [7, 7, True], "saving the vector index": [1, 1, True]}
+    steps.seen.clear()
+    index.rebuild_vectors(steps=steps)
+    assert steps.seen == {
+        "reading vectors": [7, 7, True],
+        "building the vector index": [1, 1, True],
+        "saving the vector index": [1, 1, True],
+    }

@@ -105,7 +105,7 @@ class PartPlanner:
                 for part in outcome:
                     row = stored.pop(part.number, None)
                     if row and row.content_hash == part.digest and row.status == STATUS_OK:
-                        changes.touch(row.id, entry.size, entry.mtime_ns)
+                        changes.touch([(row.id, entry.size, entry.mtime_ns)])
                         self.count("unchanged", 1)
                         continue
                     path = part_path(entry.relpath, anchor, part.number)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +29,9 @@ from vsearch.ingest.jobs import Job, Target
 from vsearch.ingest.ocr import shared_reader
 from vsearch.ingest.parted import PARTED, PartPlanner
 from vsearch.parts import file_of, split_part
+from vsearch.progress import Progress, Steps, step
 from vsearch.store.catalog import Writer
-from vsearch.store.changes import Changes
+from vsearch.store.changes import Changes, IndexedFile
 from vsearch.store.folders import Folder
 from vsearch.store.metadata import SyncRow
 from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
@@ -40,12 +41,12 @@ from vsearch.store.models import STATUS_FAILED, STATUS_OK, STATUS_PENDING
 #: the 80-photo photo set 3.2x as long with it (4.13 vs 1.29 photos/s), and text worth fusing in
 #: 1 of those 80 photos (whose R@1 it lowered, 0.412 -> 0.400). ``--ocr`` reads images too.
 OCR_IMAGES_BY_DEFAULT = False
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-    def finish(self) -> None: ...
+#: Encoded files wait for their transaction until it holds this many, or until the first of
+#: them waited this long (seconds): behind a fast encoder one transaction takes many of its
+#: batches (the commit, the generation bump and the FAISS update are paid once), behind a slow
+#: one each batch is committed as it comes. A killed ingest loses at most that much work.
+WRITE_ROWS = 1_000
+WRITE_SECONDS = 0.1
 
 
 @dataclass
@@ -99,14 +100,19 @@ class IngestRun:
         folder: Folder,
         options: IngestOptions,
         progress: Progress | None = None,
+        steps: Steps | None = None,
     ) -> None:
         self.writer, self._encoder, self.folder = writer, encoder, folder
         self.root = folder.path
         self.options = options
-        self.progress = progress
+        self.progress = progress  # of the encoding
+        self.steps = steps  # of the other long steps (hashing)
         self.report = IngestReport()
         self.reader = shared_reader()
         self.parts = PartPlanner(writer, folder.id, self.root, self._count)
+        self._indexed: list[IndexedFile] = []  # encoded, waiting for their transaction
+        self._failed: list[tuple[Job, str]] = []
+        self._waiting_since = 0.0
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -125,7 +131,7 @@ class IngestRun:
         elsewhere = [r for other in state.values() for r in other.values()]
         to_hash = self._changed_files(found, rows)
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
-            hashes = dict(zip(to_hash, pool.map(self._hash, to_hash), strict=True))
+            hashes = self._hash_all(to_hash, pool)
             jobs = self._apply_cheap_changes(found, rows, hashes, elsewhere)
             parted = [e for e in found.files if e.kind in PARTED]
             jobs += self.parts.plan(parted, rows, pool)
@@ -152,6 +158,18 @@ class IngestRun:
                 continue
             changed.append(entry)
         return changed
+
+    def _hash_all(
+        self, files: list[FileEntry], pool: ThreadPoolExecutor
+    ) -> dict[FileEntry, str | UnsupportedInput]:
+        hashes: dict[FileEntry, str | UnsupportedInput] = {}
+        if not files:
+            return hashes
+        with step(self.steps, "hashing", len(files)) as advance:
+            for entry, digest in zip(files, pool.map(self._hash, files), strict=True):
+                hashes[entry] = digest
+                advance(1)
+        return hashes
 
     def _hash(self, entry: FileEntry) -> str | UnsupportedInput:
         try:
@@ -190,6 +208,7 @@ class IngestRun:
                     sources.setdefault(row.content_hash, row)
         jobs: dict[tuple[str, str], Job] = {}
         copies: list[tuple[Target, SyncRow]] = []
+        touched: list[tuple[int, int, int]] = []
         with self.writer.batch() as changes:
             unreadable = [
                 (FileEntry(p, kind_of(p) or "image", 0, 0), r) for p, r in found.bad_files
@@ -207,7 +226,7 @@ class IngestRun:
                     and target.row.content_hash == digest
                     and target.row.status != STATUS_PENDING
                 ):
-                    changes.touch(target.row.id, entry.size, entry.mtime_ns)
+                    touched.append((target.row.id, entry.size, entry.mtime_ns))
                     if target.row.status == STATUS_OK:
                         self.report.unchanged += 1
                 elif target.row is None and movable.get(digest):
@@ -220,6 +239,7 @@ class IngestRun:
                 else:
                     key = (digest, entry.kind)
                     jobs.setdefault(key, Job(digest, entry.kind, [])).targets.append(target)
+            changes.touch(touched)
             self.report.removed += changes.delete(r.id for r in missing.values())
             self._copy_vectors(changes, copies)
         return list(jobs.values())
@@ -237,11 +257,20 @@ class IngestRun:
         """Duplicates of stored content get the stored vector and facts, not a re-encode."""
         stored = changes.stored_vectors({source.id for _, source in copies})
         facts = changes.facts_of({source.id for _, source in copies})
-        for target, source in copies:
-            self._index_file(
-                changes, target, source.content_hash, facts[source.id], stored[source.id]
-            )
-            self.report.reused += 1
+        self._index_files(
+            changes,
+            [
+                IndexedFile(
+                    target.item_id,
+                    target.file,
+                    source.content_hash,
+                    facts[source.id],
+                    stored[source.id],
+                )
+                for target, source in copies
+            ],
+        )
+        self.report.reused += len(copies)
 
     # ---- encoding --------------------------------------------------------------------------
 
@@ -252,6 +281,7 @@ class IngestRun:
             self.progress.start(len(jobs))
         try:
             self._encode_all(jobs, pool)
+            self._commit()
         finally:
             if self.progress:
                 self.progress.finish()
@@ -365,27 +395,48 @@ class IngestRun:
     ) -> None:
         vectors = self._embed(kind, [prepared for _, _, prepared in batch]) if batch else []
         self.report.encoded += len(batch)
+        encoded = [
+            (job, {"width": decoded.width, "height": decoded.height, **decoded.facts}, vector)
+            for (job, decoded, _), vector in zip(batch, vectors, strict=True)
+        ]
+        self._write(encoded, failures)
+
+    def _write(
+        self, encoded: list[tuple[Job, dict[str, Any], Any]], failures: list[tuple[Job, str]]
+    ) -> None:
+        """Encoded jobs (facts, vector) and failed ones join the next transaction, committed
+        once it is large or old enough (``WRITE_ROWS``, ``WRITE_SECONDS``)."""
+        if not (self._indexed or self._failed):
+            self._waiting_since = time.monotonic()
+        self._indexed += [
+            IndexedFile(target.item_id, target.file, job.content_hash, facts, vector)
+            for job, facts, vector in encoded
+            for target in job.targets
+        ]
+        self._failed += failures
+        waited = time.monotonic() - self._waiting_since
+        if len(self._indexed) + len(self._failed) >= WRITE_ROWS or waited >= WRITE_SECONDS:
+            self._commit()
+
+    def _commit(self) -> None:
+        """What waits, in one transaction."""
+        if not (self._indexed or self._failed):
+            return
         with self.writer.batch() as changes:
-            for (job, decoded, _), vector in zip(batch, vectors, strict=True):
-                for target in job.targets:
-                    facts = {"width": decoded.width, "height": decoded.height, **decoded.facts}
-                    self._index_file(changes, target, job.content_hash, facts, vector)
-                    self.parts.part_written(changes, target.entry.relpath)
-            for job, reason in failures:
+            self._index_files(changes, self._indexed)
+            for indexed in self._indexed:
+                self.parts.part_written(changes, indexed.file.path)
+            for job, reason in self._failed:
                 for target in job.targets:
                     changes.record_failure(target.item_id, target.file, reason, job.content_hash)
                     self.parts.part_written(changes, target.entry.relpath)
+        self._indexed, self._failed = [], []
 
-    def _index_file(
-        self,
-        changes: Changes,
-        target: Target,
-        digest: str | None,
-        facts: dict[str, Any],
-        vector: Any,
-    ) -> None:
-        _, before = changes.index_file(target.item_id, target.file, digest, facts, vector)
-        if before is None or before == STATUS_FAILED:
-            self.report.added += 1
-        else:
-            self.report.updated += 1
+    def _index_files(self, changes: Changes, files: list[IndexedFile]) -> None:
+        if not files:
+            return
+        for _, before in changes.index_files(files):
+            if before is None or before == STATUS_FAILED:
+                self.report.added += 1
+            else:
+                self.report.updated += 1

@@ -43,6 +43,7 @@ from vsearch.errors import IndexBusy, IndexClosed, StoreError, VsearchError
 from vsearch.hit import Hit
 from vsearch.manifest import MANIFEST_NAME, Manifest
 from vsearch.parts import file_of
+from vsearch.progress import Steps, step
 from vsearch.store import migrations, urls
 from vsearch.store.changes import Changes, VectorDelta
 from vsearch.store.filters import Filters, matching_ids
@@ -360,8 +361,12 @@ class Catalog:
     # ---- writes ----------------------------------------------------------------------------
 
     @contextmanager
-    def writing(self, *, wait: float = 0.0) -> Iterator[Writer]:
+    def writing(self, *, wait: float = 0.0, steps: Steps | None = None) -> Iterator[Writer]:
         """Hold the write lock for the block and yield the writer; save the vectors at the end.
+
+        Args:
+            steps: reports the long steps of bringing the vector index along (reading the
+                stored vectors, building the index, saving it).
 
         Raises:
             IndexBusy: another writer holds the lock (after ``wait`` seconds).
@@ -379,17 +384,17 @@ class Catalog:
         try:
             with self.lock.hold(max(0.0, wait - (time.monotonic() - started))):
                 with self._vectors_lock:
-                    self._fresh()
+                    self._fresh(steps)
                 try:
                     yield Writer(self)
                 except BaseException:
-                    self._finish_write(after_error=True)
+                    self._finish_write(steps, after_error=True)
                     raise
-                self._finish_write()
+                self._finish_write(steps)
         finally:
             self._write_mutex.release()
 
-    def _finish_write(self, *, after_error: bool = False) -> None:
+    def _finish_write(self, steps: Steps | None, *, after_error: bool = False) -> None:
         """Under the lock: bring the in-memory index to the store's state and its kind, save it.
 
         After an error (a full disk, say) the save is still tried, for the batches that did
@@ -397,25 +402,26 @@ class Catalog:
         """
         if after_error:
             try:
-                self._finish_write()
+                self._finish_write(steps)
             except (VsearchError, OSError, RuntimeError) as exc:
                 log.debug("vectors not saved after the error: %s", exc)
             return
         with self._vectors_lock:
-            snapshot = self._fresh()
+            snapshot = self._fresh(steps)
             vectors = snapshot.vectors
             wanted = choose_kind(len(vectors), self.manifest.index_kind, dim=vectors.dim)
             if not suits(wanted, vectors.kind) or vectors.rebuild_due():
-                snapshot = self._snapshot = self._rebuild()
+                snapshot = self._snapshot = self._rebuild(steps)
             elif vectors.compaction_due():
-                snapshot.vectors = vectors.compacted(self.folder)
+                with step(steps, "compacting the vector index"):
+                    snapshot.vectors = vectors.compacted(self.folder)
             stamp = self._stamp()
             if (
                 self._damage is not None
                 or not self._file_is_current(snapshot.generation, stamp)
                 or stamp.get("files", {}).get("base") != snapshot.vectors.base_file
             ):
-                self._save(snapshot)
+                self._save(snapshot, steps)
                 self._damage = None
         self.store.refresh_planner_statistics()
 
@@ -433,7 +439,7 @@ class Catalog:
 
     # ---- the FAISS file --------------------------------------------------------------------
 
-    def _fresh(self) -> _Snapshot:
+    def _fresh(self, steps: Steps | None = None) -> _Snapshot:
         """Under ``_vectors_lock``: the snapshot for the store's current generation."""
         self.check_open()
         generation = self.store.generation()
@@ -442,7 +448,7 @@ class Catalog:
             snapshot = self._load(generation)
             if snapshot is None:
                 started = time.perf_counter()
-                snapshot = self._rebuild()
+                snapshot = self._rebuild(steps)
                 if self._damage is not None:
                     log.warning(
                         "%s was damaged (%s); rebuilt from the store in %.1f s",
@@ -479,21 +485,32 @@ class Catalog:
             return _Snapshot(vectors, generation)
         return None
 
-    def _rebuild(self) -> _Snapshot:
+    def _rebuild(self, steps: Steps | None = None) -> _Snapshot:
         """The FAISS index from one consistent read of the stored vectors."""
         with self.store.snapshot() as session:
             generation = self.store.generation(session)
             dim = EncoderIdentity.from_dict(self.store.get_meta("encoder", session=session)).dim
-            ids, vecs = self.store.all_vectors(session)
+            total = self.store.count_vectors(session)
+            with step(steps if total else None, "reading vectors", total) as advance:
+                ids, vecs = self.store.all_vectors(session, advance=advance)
         kind = choose_kind(len(ids), self.manifest.index_kind, dim=dim)
         target = self.manifest.index_recall
-        if self.manifest.index_kind == "auto":
-            built = VectorIndex.build_auto(
-                kind, dim, ids, vecs, target=target, params=self.manifest.search_params
-            )
-        else:
-            params = self.manifest.search_params(kind)
-            built = VectorIndex.build(kind, dim, ids, vecs, target=target, params=params)
+        with step(steps if len(ids) else None, "building the vector index", len(ids)) as added:
+            if self.manifest.index_kind == "auto":
+                built = VectorIndex.build_auto(
+                    kind,
+                    dim,
+                    ids,
+                    vecs,
+                    target=target,
+                    params=self.manifest.search_params,
+                    added=added,
+                )
+            else:
+                params = self.manifest.search_params(kind)
+                built = VectorIndex.build(
+                    kind, dim, ids, vecs, target=target, params=params, added=added
+                )
         return _Snapshot(built, generation)
 
     def tune(
@@ -502,6 +519,7 @@ class Catalog:
         kind: str | None = None,
         recall: float | None = None,
         params: dict[str, int] | None = None,
+        steps: Steps | None = None,
     ) -> None:
         """Change how the vectors are indexed and rebuild them so: the ``kind`` (or ``auto``),
         the recall@10 the tuning aims at, and settings that replace the tuning (``{}`` clears
@@ -517,19 +535,19 @@ class Catalog:
                 f"index settings are positive integers named {', '.join(sorted(known))}; "
                 f"got {params}"
             )
-        with self.writing(wait=SHORT_WRITE_WAIT), self._vectors_lock:
+        with self.writing(wait=SHORT_WRITE_WAIT, steps=steps), self._vectors_lock:
             self.manifest.index_kind = kind if kind is not None else self.manifest.index_kind
             if recall is not None:
                 self.manifest.index_recall = recall
             if params is not None:
                 self.manifest.index_params = dict(params)
             self.manifest.save(self.folder)
-            self._snapshot = self._rebuild()
+            self._snapshot = self._rebuild(steps)
 
-    def rebuild(self) -> None:
+    def rebuild(self, steps: Steps | None = None) -> None:
         """Recreate the FAISS index from the stored vectors and save it (under the lock)."""
-        with self.writing(wait=SHORT_WRITE_WAIT), self._vectors_lock:
-            self._snapshot = self._rebuild()
+        with self.writing(wait=SHORT_WRITE_WAIT, steps=steps), self._vectors_lock:
+            self._snapshot = self._rebuild(steps)
 
     def _stamp(self) -> dict[str, Any]:
         try:
@@ -547,9 +565,10 @@ class Catalog:
         stamp = self._stamp() if stamp is None else stamp
         return stamp.get("store_id") == self.store_id and stamp.get("generation") == generation
 
-    def _save(self, snapshot: _Snapshot) -> None:
+    def _save(self, snapshot: _Snapshot, steps: Steps | None = None) -> None:
         try:
-            self._write_files(snapshot)
+            with step(steps, "saving the vector index"):
+                self._write_files(snapshot)
         except OSError as exc:
             full = exc.errno == errno.ENOSPC
             raise StoreError(

@@ -7,13 +7,14 @@ the transaction has committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from vsearch.store.metadata import MetadataStore, vector_to_bytes
@@ -41,6 +42,9 @@ FACT_COLUMNS = (
     "boxes",
 )
 
+#: Ids per ``IN (...)`` list: far below SQLite's limit of 32,766 bound values per statement.
+IN_CHUNK = 5_000
+
 
 @dataclass(frozen=True)
 class FileFacts:
@@ -51,6 +55,17 @@ class FileFacts:
     kind: str
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """A file to store as indexed: its row (None: a new one), facts, content hash and vector."""
+
+    item_id: int | None
+    file: FileFacts
+    digest: str | None
+    facts: dict[str, Any]
+    vector: np.ndarray
 
 
 @dataclass
@@ -99,20 +114,60 @@ class Changes:
 
         ``item_id`` is the file's existing row (None: a new row).
         """
-        row = self.session.get(ItemRow, item_id) if item_id is not None else None
-        before = None if row is None else row.status
-        if row is None:
-            row = ItemRow(folder_id=file.folder_id, path=file.path)
-            self.session.add(row)
-        self._describe(row, file, digest, STATUS_OK, None)
-        for name in FACT_COLUMNS:
-            setattr(row, name, facts.get(name))
-        self.session.flush()
-        self.session.merge(VectorRow(item_id=row.id, vector=vector_to_bytes(vector)))
-        if before == STATUS_OK:
-            self.delta.dropped.add(row.id)
-        self.delta.added[row.id] = np.asarray(vector, np.float32)
-        return row.id, before
+        return self.index_files([IndexedFile(item_id, file, digest, facts, vector)])[0]
+
+    def index_files(self, files: Sequence[IndexedFile]) -> list[tuple[int, str | None]]:
+        """Store files as indexed, a few statements for all of them (``executemany``): returns
+        ``(id, status it had before)`` per file, in order.
+
+        A file whose ``item_id`` names no row gets a new one, as a file without one does.
+        """
+        if not files:
+            return []
+        self.session.flush()  # the Core statements below do not flush pending ORM rows
+        before = self._statuses(f.item_id for f in files if f.item_id is not None)
+        now = datetime.now()
+        values = [
+            {
+                **self._described(f.file, f.digest, STATUS_OK, None, now),
+                **{name: f.facts.get(name) for name in FACT_COLUMNS},
+            }
+            for f in files
+        ]
+        known = [i for i, f in enumerate(files) if f.item_id in before]
+        new = [i for i, f in enumerate(files) if f.item_id not in before]
+        ids: list[int] = [0] * len(files)
+        if known:
+            for i in known:
+                ids[i] = files[i].item_id  # type: ignore[assignment]
+            self.session.execute(update(ItemRow), [{"id": ids[i], **values[i]} for i in known])
+            for chunk in _chunks(ids[i] for i in known):
+                self.session.execute(delete(VectorRow).where(VectorRow.item_id.in_(chunk)))
+        if new:
+            rows = [
+                {"folder_id": files[i].file.folder_id, "path": files[i].file.path, **values[i]}
+                for i in new
+            ]
+            # matched by (folder, path), unique: RETURNING's row order is not the VALUES' order,
+            # and asking SQLAlchemy for that order makes it insert one row per statement
+            items = ItemRow.__table__.c
+            returning = insert(ItemRow.__table__).returning(items.id, items.folder_id, items.path)
+            made = {(f, p): item_id for item_id, f, p in self.session.execute(returning, rows)}
+            for i in new:
+                ids[i] = made[files[i].file.folder_id, files[i].file.path]
+        vectors = [np.asarray(f.vector, np.float32) for f in files]
+        self.session.execute(
+            insert(VectorRow.__table__),
+            [
+                {"item_id": item_id, "vector": vector_to_bytes(vector)}
+                for item_id, vector in zip(ids, vectors, strict=True)
+            ],
+        )
+        for item_id, vector in zip(ids, vectors, strict=True):
+            if before.get(item_id) == STATUS_OK:
+                self.delta.dropped.add(item_id)
+            self.delta.added[item_id] = vector
+        return [(item_id, before.get(item_id)) for item_id in ids]
 
     def record_failure(
         self, item_id: int | None, file: FileFacts, reason: str, digest: str | None = None
@@ -145,10 +200,12 @@ class Changes:
         self.session.flush()
         return row.id
 
-    def touch(self, item_id: int, size: int, mtime_ns: int) -> None:
-        """The file's size or mtime changed, its content did not."""
-        row = self.session.get(ItemRow, item_id)
-        row.size, row.mtime_ns = size, mtime_ns
+    def touch(self, touched: Sequence[tuple[int, int, int]]) -> None:
+        """These files' size or mtime changed, their content did not: ``(id, size, mtime_ns)``
+        each, one ``executemany`` for all."""
+        if touched:
+            rows = [{"id": i, "size": size, "mtime_ns": mtime} for i, size, mtime in touched]
+            self.session.execute(update(ItemRow), rows)
 
     def move(self, item_id: int, file: FileFacts) -> None:
         """The file with this content now lives at ``file.path`` (a rename keeps the vector)."""
@@ -159,14 +216,15 @@ class Changes:
     def delete(self, item_ids: Iterable[int]) -> int:
         """Forget items (their vectors go with them); returns how many rows were deleted."""
         count = 0
-        for item_id in item_ids:
-            row = self.session.get(ItemRow, item_id)
-            if row is None:
-                continue
-            if row.status == STATUS_OK:
-                self._drop(row.id)
-            self.session.delete(row)
-            count += 1
+        for chunk in _chunks(item_ids):
+            statuses = self._statuses(chunk)
+            for item_id, status in statuses.items():
+                if status == STATUS_OK:
+                    self._drop(item_id)
+            found = list(statuses)
+            self.session.execute(delete(VectorRow).where(VectorRow.item_id.in_(found)))
+            self.session.execute(delete(ItemRow).where(ItemRow.id.in_(found)))
+            count += len(statuses)
         return count
 
     def add_folder(self, path: str, excludes: Sequence[str]) -> int:
@@ -200,13 +258,41 @@ class Changes:
 
     # ---- helpers ---------------------------------------------------------------------------
 
+    def _statuses(self, item_ids: Iterable[int]) -> dict[int, str]:
+        """The status of each of these items that has a row, by id (a few queries for all)."""
+        found: dict[int, str] = {}
+        for chunk in _chunks(item_ids):
+            query = select(ItemRow.id, ItemRow.status).where(ItemRow.id.in_(chunk))
+            found.update((item_id, status) for item_id, status in self.session.execute(query))
+        return found
+
+    @staticmethod
+    def _described(
+        file: FileFacts, digest: str | None, status: str, error: str | None, when: datetime
+    ) -> dict[str, Any]:
+        return {
+            "kind": file.kind,
+            "size": file.size,
+            "mtime_ns": file.mtime_ns,
+            "content_hash": digest,
+            "status": status,
+            "error": error,
+            "indexed_at": when,
+        }
+
     def _describe(
         self, row: ItemRow, file: FileFacts, digest: str | None, status: str, error: str | None
     ) -> None:
-        row.kind, row.size, row.mtime_ns = file.kind, file.size, file.mtime_ns
-        row.content_hash, row.status, row.error = digest, status, error
-        row.indexed_at = datetime.now()
+        for name, value in self._described(file, digest, status, error, datetime.now()).items():
+            setattr(row, name, value)
 
     def _drop(self, item_id: int) -> None:
         self.delta.dropped.add(item_id)
         self.delta.added.pop(item_id, None)
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """``ids`` in lists of at most :data:`IN_CHUNK`."""
+    it = iter(ids)
+    while chunk := list(islice(it, IN_CHUNK)):
+        yield chunk

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -420,9 +420,19 @@ class MetadataStore:
             yield ids, np.stack([vector_from_bytes(r[1]) for r in rows])
             last = int(ids[-1])
 
-    def all_vectors(self, session: Session | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Every stored vector: ``(ids int64 (n,), vectors float32 (n, dim) or None if n = 0)``."""
-        chunks = list(self.iter_vectors(session=session))
+    def count_vectors(self, session: Session) -> int:
+        return int(session.scalar(select(func.count()).select_from(VectorRow)) or 0)
+
+    def all_vectors(
+        self, session: Session | None = None, advance: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every stored vector: ``(ids int64 (n,), vectors float32 (n, dim) or None if n = 0)``;
+        ``advance`` is told how many each chunk read."""
+        chunks = []
+        for chunk in self.iter_vectors(session=session):
+            chunks.append(chunk)
+            if advance is not None:
+                advance(len(chunk[0]))
         if not chunks:
             return np.zeros(0, np.int64), None
         return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])

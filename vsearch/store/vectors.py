@@ -86,8 +86,8 @@ _ADD_CHUNK = 65_536
 #: ``exact(ids) -> {id: (dim,) float32}``: the exact vectors of the ids an ivfpq search found,
 #: for re-ranking them (the catalog reads them from the store); an id it lacks is dropped.
 ExactVectors = Callable[[np.ndarray], dict[int, np.ndarray]]
-#: ``progress(done, total)`` while vectors are added to a new base.
-Progress = Callable[[int, int], None]
+#: ``added(n)`` after each chunk of ``n`` vectors is added to a new base.
+Added = Callable[[int], None]
 
 
 @contextmanager
@@ -232,7 +232,7 @@ class VectorIndex:
         *,
         target: float = tuning.RECALL_TARGET,
         params: dict[str, int] | None = None,
-        progress: Progress | None = None,
+        added: Added | None = None,
     ) -> VectorIndex:
         """A new index of ``kind`` holding ``vectors`` (``(n, dim)`` float32) under ``ids``,
         its search setting chosen to reach recall@10 ``target`` (or ``params``, measured)."""
@@ -246,8 +246,8 @@ class VectorIndex:
                 base.add_with_ids(
                     np.ascontiguousarray(vectors[start:stop], dtype=np.float32), ids[start:stop]
                 )
-                if progress is not None:
-                    progress(stop, n)
+                if added is not None:
+                    added(stop - start)
         built = cls(base, kind)
         if kind != "flat" and n:
             assert ids is not None and vectors is not None
@@ -264,14 +264,12 @@ class VectorIndex:
         *,
         target: float = tuning.RECALL_TARGET,
         params: Callable[[str], dict[str, int] | None] = lambda kind: None,
-        progress: Progress | None = None,
+        added: Added | None = None,
     ) -> VectorIndex:
         """:meth:`build` for the kind :func:`choose_kind` picked, measured: an IVF index that
         must search more than ``IVF_SCAN_MAX`` of its lists to reach ``target`` is replaced by
         an HNSW graph. ``params(kind)``: fixed settings for that kind, or None."""
-        built = cls.build(
-            kind, dim, ids, vectors, target=target, params=params(kind), progress=progress
-        )
+        built = cls.build(kind, dim, ids, vectors, target=target, params=params(kind), added=added)
         if kind != "ivf" or params(kind) is not None or built.tuning is None:
             return built
         lists = faiss.extract_index_ivf(built.base).nlist
@@ -283,9 +281,7 @@ class VectorIndex:
             lists,
             target,
         )
-        return cls.build(
-            "hnsw", dim, ids, vectors, target=target, params=params("hnsw"), progress=progress
-        )
+        return cls.build("hnsw", dim, ids, vectors, target=target, params=params("hnsw"))
 
     def retune(
         self,
@@ -375,7 +371,9 @@ class VectorIndex:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
         if len(ids) == 0:
             return
-        self.delta.remove_ids(ids)
+        in_delta = ids[np.isin(ids, self._delta_ids(), assume_unique=True)]
+        if len(in_delta):  # FAISS rebuilds the delta's whole id map on every removal
+            self.delta.remove_ids(in_delta)
         base_ids = self.base_ids()
         in_base = ids[np.isin(ids, base_ids, assume_unique=True)]
         if len(in_base):
