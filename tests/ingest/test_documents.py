@@ -256,7 +256,8 @@ def test_an_ingest_stopped_between_a_file_s_parts_finishes_them_next_time(tmp_pa
     text = " ".join(f"term{i}" for i in range(700))
     (root / "long.txt").write_text(text)
     folder = tmp_path / "idx"
-    with Index.create(folder, encoder=DyingEncoder()) as idx, pytest.raises(KeyboardInterrupt):
+    slow = DyingEncoder(delay=0.15)  # past WRITE_SECONDS: each batch commits on its own
+    with Index.create(folder, encoder=slow) as idx, pytest.raises(KeyboardInterrupt):
         idx.ingest(root, batch_size=1)
     with Index.open(folder, encoder=HashEncoder()) as idx:
         committed = len(idx)
