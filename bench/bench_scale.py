@@ -54,7 +54,8 @@ def near(data: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     picked = data[rng.integers(0, len(data), count)]
     moved = picked + 0.3 * rng.standard_normal(picked.shape, dtype=np.float32) / np.sqrt(DIM)
-    return moved / np.linalg.norm(moved, axis=1, keepdims=True)
+    # float32 like the data: a float64 query would make numpy convert all the data each time
+    return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
 
 
 def rss_mb() -> float:
