@@ -172,13 +172,13 @@ class VectorIndex:
         #: written to; None while the base exists only in memory.
         self.base_file = base_file
         #: The search setting in use and the recall it measured (None: flat, or not tuned yet).
-        self.tuning = tuning
+        self.tuning: Tuning | None = None
         self.delta = faiss.IndexIDMap2(faiss.IndexFlatIP(base.d))
         self._hidden = np.zeros(0, np.int64)  # sorted base ids not to return
         self._base_ids: np.ndarray | None = None  # sorted, read from the base on first need
         # IDSelectorNot(IDSelectorBatch(hidden)) and its part: swig keeps no wrapped object alive
         self._exclude: tuple[faiss.IDSelector, faiss.IDSelector] | None = None
-        self._set_params(self.params)
+        self._adopt(tuning)
 
     @property
     def dim(self) -> int:
@@ -302,8 +302,7 @@ class VectorIndex:
             return dict(zip(found.tolist(), vectors[rows], strict=True))
 
         def search(queries: np.ndarray, k: int, setting: dict[str, int]) -> np.ndarray:
-            self._set_params(setting)
-            self.tuning = tuning.Tuning(setting, None, target, 0, len(self))
+            self._adopt(tuning.Tuning(setting, None, target, 0, len(self)))
             return self.search(queries, k, exact=exact)[1]
 
         limits = {"nprobe": faiss.extract_index_ivf(self.base).nlist} if "ivf" in self.kind else {}
@@ -316,11 +315,14 @@ class VectorIndex:
             trained_on=len(self),
             limits=limits,
         )
-        self.tuning = chosen
-        self._set_params(chosen.params)
+        self._adopt(chosen)
         return chosen
 
-    def _set_params(self, params: dict[str, int]) -> None:
+    def _adopt(self, chosen: Tuning | None) -> None:
+        """Keep ``chosen`` and set its search setting on the FAISS base (whose own search,
+        without a selector, reads it from there)."""
+        self.tuning = chosen
+        params = self.params
         if "nprobe" in params:
             faiss.extract_index_ivf(self.base).nprobe = params["nprobe"]
         if "ef_search" in params:
