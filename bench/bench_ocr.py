@@ -125,6 +125,14 @@ def backgrounds() -> list[Image.Image]:
     return [Image.fromarray(getattr(data, n)()).convert("RGB") for n in names]
 
 
+PAGES_PER_PDF = 4
+
+
+def _page_path(name: str, page: int) -> str:
+    """Where the fixture's ``page``-th (from 0) page of its ``name`` PDFs is indexed."""
+    return f"docs/{name}-{page // PAGES_PER_PDF}.pdf#page={page % PAGES_PER_PDF + 1}"
+
+
 def build(root: Path, n: int) -> dict[str, tuple[str, str]]:
     """The fixture under ``root``: item path -> (exact phrase, paraphrase). Of every five
     items, three are JPEG images, one a page of a text-layer PDF, one a page of a scanned PDF
@@ -142,10 +150,7 @@ def build(root: Path, n: int) -> dict[str, tuple[str, str]]:
         lines = [sentence, f"Ref. {rng.randint(1000, 9999)}"]
         if i % 5 == 3:
             layer.append(lines)
-            wanted[f"docs/text-{(len(layer) - 1) // 4}.pdf#page={(len(layer) - 1) % 4 + 1}"] = (
-                exact,
-                para,
-            )
+            wanted[_page_path("text", len(layer) - 1)] = (exact, para)
             continue
         background = rng.choice(photos) if photos and rng.random() < 0.3 else None
         image = render(
@@ -159,19 +164,18 @@ def build(root: Path, n: int) -> dict[str, tuple[str, str]]:
         )
         if i % 5 == 4:
             scans.append(image)
-            wanted[f"docs/scan-{(len(scans) - 1) // 4}.pdf#page={(len(scans) - 1) % 4 + 1}"] = (
-                exact,
-                para,
-            )
+            wanted[_page_path("scan", len(scans) - 1)] = (exact, para)
             continue
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=rng.choice([35, 60, 85]))
         (root / "images" / f"{i:04d}.jpg").write_bytes(buffer.getvalue())
         wanted[f"images/{i:04d}.jpg"] = (exact, para)
-    for start in range(0, len(layer), 4):
-        write_text_pdf(root / "docs" / f"text-{start // 4}.pdf", layer[start : start + 4])
-    for start in range(0, len(scans), 4):
-        write_scanned_pdf(root / "docs" / f"scan-{start // 4}.pdf", scans[start : start + 4])
+    for start in range(0, len(layer), PAGES_PER_PDF):
+        pages = layer[start : start + PAGES_PER_PDF]
+        write_text_pdf(root / "docs" / f"text-{start // PAGES_PER_PDF}.pdf", pages)
+    for start in range(0, len(scans), PAGES_PER_PDF):
+        pages = scans[start : start + PAGES_PER_PDF]
+        write_scanned_pdf(root / "docs" / f"scan-{start // PAGES_PER_PDF}.pdf", pages)
     return wanted
 
 
